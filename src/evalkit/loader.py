@@ -1,0 +1,220 @@
+"""Reading program and cycle files: YAML in, validated models out, every problem a ProgramDataError.
+
+This is the I/O edge of the data contract.  Messages name the file, the key
+path and what was expected, because the people who fix them keep the data,
+not the code.
+"""
+
+from __future__ import annotations
+
+import typing
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from .cycle import Cycle
+from .errors import ProgramDataError
+from .model import Program
+from .years import era_label
+
+__all__ = ["read_yaml", "load_program", "load_programs", "load_cycle", "load_cycles", "program_path", "Loaded"]
+
+_MAX_SHOWN = 60
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that rejects duplicate keys instead of keeping the last one silently."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    mapping: dict = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in mapping:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        mapping[key] = loader.construct_object(value_node, deep=deep)
+    return mapping
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def read_yaml(path: str | Path) -> dict:
+    """The top-level mapping of a YAML file; malformed, empty or non-mapping files raise ProgramDataError."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ProgramDataError(str(path), "", "file not found") from None
+    except UnicodeDecodeError as exc:
+        raise ProgramDataError(str(path), "", f"expected UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ProgramDataError(str(path), "", f"malformed YAML: {where}{problem}") from None
+    if data is None:
+        raise ProgramDataError(str(path), "", "the file is empty (expected a YAML mapping)")
+    if not isinstance(data, dict):
+        raise ProgramDataError(str(path), "", f"expected a YAML mapping at the top level, got {type(data).__name__}")
+    return data
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
+
+
+def _model_at(root: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
+    """The model whose fields live at ``loc``, to list the keys it allows."""
+    model: type[BaseModel] | None = root
+    for part in loc:
+        if model is None:
+            return None
+        if isinstance(part, str) and part in model.model_fields:
+            found = _models_in(model.model_fields[part].annotation)
+            model = found[0] if found else None
+        elif isinstance(part, str):
+            return None
+    return model
+
+
+def _key_path(loc: tuple, year_keyed: set[str]) -> str:
+    out = ""
+    previous = None
+    for part in loc:
+        if isinstance(part, int) and previous in year_keyed:
+            out += f".{era_label(part)}" if 1926 <= part else f".{part}"
+        elif isinstance(part, int):
+            out += f"[{part}]"
+        elif part.startswith("function-") or part in {"literal['up','down']"}:
+            continue
+        else:
+            out += f".{part}" if out else part
+        previous = part
+    return out
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 1] + "…"
+
+
+def _message(error: dict, root: type[BaseModel]) -> str:
+    kind, ctx, got = error["type"], error.get("ctx", {}), error.get("input")
+    if kind == "missing":
+        return "required key missing"
+    if kind == "extra_forbidden":
+        model = _model_at(root, error["loc"][:-1])
+        allowed = f" (expected one of: {', '.join(model.model_fields)})" if model else ""
+        return f"unknown key{allowed}"
+    if kind == "literal_error":
+        return f"expected {ctx.get('expected')}, got {_shown(got)}"
+    if kind == "string_type":
+        return f"expected text, got {_shown(got)}"
+    if kind == "string_pattern_mismatch":
+        return f"expected an id matching {ctx.get('pattern')} (lower-case letters, digits, '-'), got {_shown(got)}"
+    if kind in {"too_short", "too_long"}:
+        expected = ctx.get("min_length") if kind == "too_short" else ctx.get("max_length")
+        field = error["loc"][-1] if error["loc"] else ""
+        if field == "cells":
+            return f"expected exactly 8 cells (row by row, skipping the centre), got {ctx.get('actual_length')}"
+        return f"expected {'at least' if kind == 'too_short' else 'at most'} {expected} items, got {ctx.get('actual_length')}"
+    if kind in {"list_type", "tuple_type"}:
+        return f"expected a list, got {_shown(got)}"
+    if kind in {"model_type", "model_attributes_type", "dict_type"}:
+        return f"expected a mapping, got {_shown(got)}"
+    if kind in {"int_type", "int_parsing", "int_from_float"}:
+        return f"expected an integer, got {_shown(got)}"
+    if kind in {"float_type", "float_parsing"}:
+        return f"expected a number, got {_shown(got)}"
+    if kind in {"greater_than_equal", "less_than_equal"}:
+        sign = "≥" if kind == "greater_than_equal" else "≤"
+        bound = ctx.get("ge", ctx.get("le"))
+        return f"expected a value {sign} {bound}, got {_shown(got)}"
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    return f"{error['msg']}, got {_shown(got)}"
+
+
+def _validate(model: type[BaseModel], data: dict, path: Path, year_keyed: set[str]) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            key = _key_path(error["loc"], year_keyed)
+            message = _message(error, model)
+            # A model-level check phrases its own key ("indicators: duplicate ...").
+            if not key and ": " in message and message.split(": ", 1)[0].isidentifier():
+                key, message = message.split(": ", 1)
+            problems.append((key, message))
+        key, message = problems[0]
+        raise ProgramDataError(str(path), key, message, problems=problems) from None
+
+
+def load_program(path: str | Path) -> Program:
+    """Load and validate one program file; the ``id`` must equal the file stem."""
+    path = Path(path)
+    data = read_yaml(path)
+    program = _validate(Program, data, path, {"observations", "sheets"})
+    if program.id != path.stem:
+        raise ProgramDataError(str(path), "id", f"expected the file name's stem {path.stem!r}, got {program.id!r}")
+    return program
+
+
+def program_path(data_dir: str | Path, program_id: str) -> Path:
+    """Where the contract puts a program's file (``data/programs/<id>.yaml``)."""
+    return _programs_dir(data_dir) / f"{program_id}.yaml"
+
+
+def _programs_dir(data_dir: str | Path) -> Path:
+    data_dir = Path(data_dir)
+    return data_dir / "programs" if (data_dir / "programs").is_dir() else data_dir
+
+
+class Loaded(NamedTuple):
+    """Good programs by id, and one error per bad file: ``programs, errors = load_programs(...)``."""
+
+    programs: dict[str, Program]
+    errors: list[ProgramDataError]
+
+
+def load_programs(data_dir: str | Path) -> Loaded:
+    """Load every ``*.yaml`` under ``data_dir/programs`` (or ``data_dir``); a bad file never stops the others."""
+    programs: dict[str, Program] = {}
+    errors: list[ProgramDataError] = []
+    for path in sorted(_programs_dir(data_dir).glob("*.yaml")):
+        try:
+            program = load_program(path)
+        except ProgramDataError as exc:
+            errors.append(exc)
+        else:
+            programs[program.id] = program
+    return Loaded(programs, errors)
+
+
+def load_cycle(path: str | Path) -> Cycle:
+    """Load one cycle file; its stem must be the evaluation year it declares."""
+    path = Path(path)
+    cycle = _validate(Cycle, read_yaml(path), path, set())
+    try:
+        stem_year = int(path.stem)
+    except ValueError:
+        stem_year = None
+    if stem_year is not None and stem_year != cycle.fiscal_year:
+        raise ProgramDataError(str(path), "fiscal_year", f"expected {stem_year} (the file name), got {cycle.fiscal_year}")
+    return cycle
+
+
+def load_cycles(params_dir: str | Path) -> list[tuple[Path, Cycle]]:
+    """Every cycle file in ``params_dir``, oldest first; the first bad one raises."""
+    found = [(p, load_cycle(p)) for p in sorted(Path(params_dir).glob("*.yaml"))]
+    return sorted(found, key=lambda item: item[1].fiscal_year)
