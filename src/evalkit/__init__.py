@@ -8,7 +8,9 @@ The stable API (``shared/spec/indicator-method.md``): :func:`fiscal_year`,
 
 from importlib.metadata import PackageNotFoundError, version as _version
 
+from . import scraps
 from .assessment import STATUS_LABELS, achievements, assess, program_status
+from .card import ReportCard, build_card, load_card
 from .costs import cost_summary
 from .cycle import grade
 from .errors import ProgramDataError
@@ -28,6 +30,10 @@ __all__ = [
     "program_status",
     "cost_summary",
     "grade",
+    "ReportCard",
+    "build_card",
+    "load_card",
+    "scraps",
     "ProgramDataError",
     "Program",
     "era_label",

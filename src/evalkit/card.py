@@ -1,0 +1,96 @@
+"""Everything one report card shows, assembled once: the program, its sheet and the computed measures.
+
+``load_card`` is the I/O edge a notebook calls; :class:`ReportCard` itself is
+plain data that sections, charts and scraps read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .assessment import achievements, assess, program_status
+from .costs import CostSummary, cost_summary
+from .cycle import Rating, Thresholds, grade
+from .loader import load_program, program_path
+from .model import Program, Sheet
+
+__all__ = ["ReportCard", "build_card", "load_card"]
+
+
+@dataclass(frozen=True)
+class ReportCard:
+    program: Program
+    fiscal_year: int
+    results_lag: int
+    assessment: pd.DataFrame
+    achievements: pd.DataFrame
+    status: str
+    costs: CostSummary | None
+    rating: Rating | None = None
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    title: str | None = None
+    data_file: str | None = None
+    generated_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+    @property
+    def cutoff(self) -> int:
+        """The last year whose actuals count (C = E − results_lag)."""
+        return self.fiscal_year - self.results_lag
+
+    @property
+    def sheet(self) -> Sheet:
+        """This cycle's sheet; an empty one when the file has none, so every section still renders."""
+        return self.program.sheet(self.fiscal_year) or Sheet()
+
+    @property
+    def has_sheet(self) -> bool:
+        return self.fiscal_year in self.program.sheets
+
+    def grades(self) -> pd.Series:
+        """Per-indicator grade from the cycle's rating bands (None when no rating is configured)."""
+        if self.rating is None:
+            return pd.Series([None] * len(self.assessment), index=self.assessment.index, dtype=object)
+        values = self.assessment[self.rating.measure]
+        return values.map(lambda v: grade(self.rating, v))
+
+
+def build_card(
+    program: Program,
+    fiscal_year: int,
+    results_lag: int = 1,
+    *,
+    rating: Rating | dict | None = None,
+    thresholds: Thresholds | dict | None = None,
+    title: str | None = None,
+    data_file: str | None = None,
+) -> ReportCard:
+    """Compute a card from an already loaded program (pure apart from the timestamp)."""
+    rating = Rating.model_validate(rating) if isinstance(rating, dict) else rating
+    thresholds = Thresholds.model_validate(thresholds) if isinstance(thresholds, dict) else thresholds
+    frame = assess(program, fiscal_year, results_lag, thresholds)
+    sheet = program.sheet(fiscal_year)
+    return ReportCard(
+        program=program,
+        fiscal_year=int(fiscal_year),
+        results_lag=int(results_lag),
+        assessment=frame,
+        achievements=achievements(program, fiscal_year, results_lag),
+        status=program_status(frame),
+        costs=cost_summary(sheet.costs if sheet else None, frame),
+        rating=rating,
+        thresholds=thresholds or Thresholds(),
+        title=title or None,
+        data_file=data_file,
+    )
+
+
+def load_card(program_id: str, fiscal_year: int, data_dir: str | Path = "data", results_lag: int = 1, **options: Any) -> ReportCard:
+    """Load ``<data_dir>/programs/<program_id>.yaml`` and build its card for evaluation year ``fiscal_year``."""
+    path = program_path(data_dir, program_id)
+    program = load_program(path)
+    return build_card(program, fiscal_year, results_lag, data_file=f"data/programs/{path.name}", **options)

@@ -1,0 +1,150 @@
+"""Charts for the report card (seaborn on matplotlib), with alt text that states the numbers.
+
+Figures are built with ``matplotlib.figure.Figure`` rather than pyplot, so no
+global figure state leaks between cells and nothing is shown twice in Jupyter.
+Japanese glyphs come from the IPAex Gothic font that ``matplotlib-fontja`` ships.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from contextlib import contextmanager
+from html import escape
+from typing import Iterator
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; the notebook embeds PNGs itself
+
+import matplotlib_fontja  # noqa: E402,F401  (registers IPAexGothic with matplotlib)
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
+
+from . import fmt  # noqa: E402
+from .assessment import STATUS_LABELS  # noqa: E402
+from .model import Indicator  # noqa: E402
+
+__all__ = ["JAPANESE_FONT", "indicator_chart", "indicator_alt_text", "status_chart", "status_alt_text", "figure_img"]
+
+JAPANESE_FONT = "IPAexGothic"
+STATUS_COLOURS = {
+    "target_achieved": "#1b7837",
+    "substantial_progress": "#4d9221",
+    "moderate_progress": "#d6a000",
+    "limited_progress": "#e08214",
+    "deterioration": "#c51b7d",
+    "not_available": "#808080",
+}
+ACTUAL_COLOUR, TARGET_COLOUR, PATH_COLOUR = "#1f4e99", "#c0392b", "#7f8c8d"
+
+
+@contextmanager
+def _style() -> Iterator[None]:
+    with sns.axes_style("whitegrid"), matplotlib.rc_context(
+        {"font.family": JAPANESE_FONT, "axes.unicode_minus": False, "font.size": 10}
+    ):
+        yield
+
+
+def _series(indicator: Indicator, cutoff: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    obs = indicator.observations
+    actual = pd.DataFrame(
+        [(y, o.actual) for y, o in sorted(obs.items()) if o.actual is not None and y <= cutoff], columns=["year", "value"]
+    )
+    target = pd.DataFrame([(y, o.target) for y, o in sorted(obs.items()) if o.target is not None], columns=["year", "value"])
+    return actual, target
+
+
+def _required_path(row: pd.Series) -> pd.DataFrame:
+    """Base to final target at the required yearly growth (a straight line where growth is undefined)."""
+    if fmt.is_missing(row["base_year"]) or fmt.is_missing(row["target_year"]) or row["target_year"] <= row["base_year"]:
+        return pd.DataFrame(columns=["year", "value"])
+    t0, tau = int(row["base_year"]), int(row["target_year"])
+    v0, target, rate = float(row["base"]), float(row["target"]), row["cagr_required"]
+    years = list(range(t0, tau + 1))
+    if fmt.is_missing(rate) or v0 == 0:
+        values = [v0 + (target - v0) * (y - t0) / (tau - t0) for y in years]
+    else:
+        values = [v0 * (1 + rate) ** (y - t0) for y in years]
+        values[-1] = target
+    return pd.DataFrame({"year": years, "value": values})
+
+
+def indicator_chart(indicator: Indicator, row: pd.Series, cutoff: int) -> Figure:
+    """Actuals (solid, labelled), targets (diamonds), the required path (dashed), the cut-off year marked."""
+    actual, target = _series(indicator, cutoff)
+    path = _required_path(row)
+    with _style():
+        fig = Figure(figsize=(7.0, 3.2), dpi=100, layout="constrained")
+        ax = fig.subplots()
+        if not path.empty:
+            sns.lineplot(data=path, x="year", y="value", ax=ax, color=PATH_COLOUR, linestyle="--", linewidth=1.2, label="目標達成に必要な経路")
+        if not actual.empty:
+            sns.lineplot(data=actual, x="year", y="value", ax=ax, color=ACTUAL_COLOUR, marker="o", markersize=7, linewidth=2.2, label="実績")
+            for year, value in actual.itertuples(index=False):
+                ax.annotate(fmt.number(value), (year, value), textcoords="offset points", xytext=(0, 8), ha="center", fontsize=9, color=ACTUAL_COLOUR)
+        if not target.empty:
+            sns.scatterplot(data=target, x="year", y="value", ax=ax, color=TARGET_COLOUR, marker="D", s=60, zorder=5, label="目標")
+            for year, value in target.itertuples(index=False):
+                ax.annotate(fmt.number(value), (year, value), textcoords="offset points", xytext=(0, -15), ha="center", fontsize=9, color=TARGET_COLOUR)
+        ax.axvline(cutoff, color="#555555", linestyle=":", linewidth=1)
+        ax.annotate(f"評価対象 {fmt.year_short(cutoff)}", (cutoff, 0), xycoords=("data", "axes fraction"), xytext=(3, 4),
+                    textcoords="offset points", fontsize=8, color="#555555")
+        years = sorted(set(actual["year"]) | set(target["year"]) | set(path["year"]) | {cutoff})
+        ax.set_xlim(years[0] - 0.5, years[-1] + 0.5)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: fmt.year_short(int(round(x))) if float(x).is_integer() else ""))
+        ax.set_xlabel("年度")
+        ax.set_ylabel(f"（単位：{indicator.unit}）")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: fmt.number(y)))
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="best", fontsize=8, frameon=True)
+        ax.margins(y=0.18)
+    return fig
+
+
+def indicator_alt_text(indicator: Indicator, row: pd.Series, cutoff: int) -> str:
+    """The chart in words, numbers included, for screen readers and broken images."""
+    actual, target = _series(indicator, cutoff)
+    parts = [f"{indicator.name}（単位：{indicator.unit}）の推移。"]
+    parts.append("実績：" + ("、".join(f"{fmt.year_short(y)} {fmt.number(v)}" for y, v in actual.itertuples(index=False)) or "なし") + "。")
+    parts.append("目標：" + ("、".join(f"{fmt.year_short(y)} {fmt.number(v)}" for y, v in target.itertuples(index=False)) or "なし") + "。")
+    if not fmt.is_missing(row["base_year"]) and not fmt.is_missing(row["target_year"]):
+        parts.append(f"破線は基準年度{fmt.year_short(row['base_year'])}から最終目標年度{fmt.year_short(row['target_year'])}までの必要な経路。")
+    parts.append(f"点線は評価対象年度{fmt.year_short(cutoff)}。")
+    return "".join(parts)
+
+
+def status_chart(statuses: pd.Series) -> Figure:
+    """How many programs are in each status: the distribution on a cycle's index page."""
+    order = list(STATUS_LABELS)
+    counts = statuses.value_counts().reindex(order, fill_value=0)
+    data = pd.DataFrame({"status": [STATUS_LABELS[s] for s in order], "count": counts.values, "key": order})
+    with _style():
+        fig = Figure(figsize=(7.0, 2.6), dpi=100, layout="constrained")
+        ax = fig.subplots()
+        sns.barplot(data=data, y="status", x="count", hue="key", palette=STATUS_COLOURS, legend=False, ax=ax, orient="h")
+        for i, value in enumerate(data["count"]):
+            ax.annotate(str(value), (value, i), xytext=(4, 0), textcoords="offset points", va="center", fontsize=9)
+        ax.set_xlabel("事業数")
+        ax.set_ylabel("")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    return fig
+
+
+def status_alt_text(statuses: pd.Series) -> str:
+    counts = statuses.value_counts()
+    return "判定別の事業数：" + "、".join(f"{label} {int(counts.get(key, 0))}件" for key, label in STATUS_LABELS.items()) + "。"
+
+
+def figure_img(fig: Figure, alt: str, css_class: str = "chart") -> str:
+    """An ``<img>`` with the figure embedded as a PNG data URI (self-contained HTML, no files beside it)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=144)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    width = math.ceil(fig.get_figwidth() * 96)
+    return f'<img class="{escape(css_class)}" src="data:image/png;base64,{data}" alt="{escape(alt)}" width="{width}">'

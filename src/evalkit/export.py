@@ -1,0 +1,69 @@
+"""Executed notebook -> self-contained HTML with nbconvert (in-process), and atomic file writes.
+
+The exporter is built once per process (template discovery is the slow part)
+and uses evalkit's own template: no code, no prompts, no parameter cells, no
+script or stylesheet fetched from anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+import nbformat
+from nbconvert import HTMLExporter
+from nbconvert.preprocessors import TagRemovePreprocessor
+from traitlets.config import Config
+
+__all__ = ["TEMPLATE_DIR", "REMOVED_TAGS", "html_exporter", "notebook_to_html", "write_atomic"]
+
+TEMPLATE_DIR = Path(__file__).parent / "templates" / "nbconvert"
+#: cells that never reach the reader: papermill's parameters and anything tagged for analysts only
+REMOVED_TAGS = ("parameters", "injected-parameters", "remove-cell", "papermill-error-cell-tag")
+
+
+@lru_cache(maxsize=1)
+def html_exporter() -> HTMLExporter:
+    config = Config()
+    config.TagRemovePreprocessor.enabled = True
+    config.TagRemovePreprocessor.remove_cell_tags = set(REMOVED_TAGS)
+    exporter = HTMLExporter(
+        config=config,
+        template_name="evalkit",
+        extra_template_basedirs=[str(TEMPLATE_DIR)],
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        embed_images=True,
+        language_code="ja",
+    )
+    return exporter
+
+
+def notebook_to_html(notebook: nbformat.NotebookNode | str | Path, title: str | None = None) -> str:
+    """Render an executed notebook (node or path) as the evaluator's HTML page."""
+    if not isinstance(notebook, nbformat.NotebookNode):
+        notebook = nbformat.read(str(notebook), as_version=4)
+    if title:
+        notebook.metadata["title"] = title
+    body, _ = html_exporter().from_notebook_node(notebook)
+    return body
+
+
+def write_atomic(path: str | Path, data: str | bytes) -> None:
+    """Write via a temporary file in the same folder and rename: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = "wb" if isinstance(data, bytes) else "w"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, **({} if isinstance(data, bytes) else {"encoding": "utf-8"})) as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

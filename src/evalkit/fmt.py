@@ -1,0 +1,52 @@
+"""Formatting numbers, rates and years the way the printed sheets do; pure."""
+
+from __future__ import annotations
+
+import math
+
+from .years import era_label
+
+__all__ = ["is_missing", "number", "percent", "growth", "year_short", "year_both", "MISSING"]
+
+MISSING = "－"
+
+
+def is_missing(value: object) -> bool:
+    if value is None:
+        return True
+    try:
+        return math.isnan(value)  # type: ignore[arg-type]
+    except TypeError:
+        return value is getattr(__import__("pandas"), "NA")
+
+
+def number(value: float | None, unit: str = "") -> str:
+    """``1,234``, ``74.6``, ``0.17``; integers without decimals; missing as 「－」."""
+    if is_missing(value):
+        return MISSING
+    value = float(value)
+    if value.is_integer():
+        text = f"{int(value):,}"
+    else:
+        text = f"{value:,.3f}".rstrip("0").rstrip(".")
+    return f"{text}{unit}"
+
+
+def percent(value: float | None, digits: int = 1) -> str:
+    """A ratio as the sheets print it: 0.9457 -> ``94.6%``."""
+    return MISSING if is_missing(value) else f"{float(value) * 100:.{digits}f}%"
+
+
+def growth(value: float | None) -> str:
+    """A yearly growth rate with its sign: ``+33.8%``."""
+    return MISSING if is_missing(value) else f"{float(value) * 100:+.1f}%"
+
+
+def year_short(year: int | float | None) -> str:
+    """``R4`` (the axis and table form)."""
+    return MISSING if is_missing(year) else era_label(int(year))
+
+
+def year_both(year: int | float | None) -> str:
+    """``R4（2022）``, for readers who think in either calendar."""
+    return MISSING if is_missing(year) else f"{era_label(int(year))}（{int(year)}）"

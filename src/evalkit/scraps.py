@@ -1,0 +1,59 @@
+"""Recording a card's key results in the executed notebook, and reading them back.
+
+scrapbook is unmaintained, so it is used here and nowhere else: replacing it
+means rewriting this module only.  The batch index is built from these
+scraps, never by recomputing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .card import ReportCard
+
+__all__ = ["SCRAP_NAMES", "record", "read"]
+
+SCRAP_NAMES = ("program", "program_status", "assessment", "indicators")
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe: NaN -> None, numpy scalars -> Python numbers."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value != value:
+        return None
+    if hasattr(value, "item"):
+        return _plain(value.item())
+    return value
+
+
+def record(card: ReportCard) -> None:
+    """Glue the program's identity, status, assessment table and per-indicator summary (not displayed)."""
+    import scrapbook as sb
+
+    program = card.program
+    sb.glue("program", {
+        "id": program.id, "name": program.name, "municipality": program.municipality,
+        "organization": program.organization, "section": program.section,
+        "fiscal_year": card.fiscal_year, "results_lag": card.results_lag, "data_file": card.data_file,
+    })
+    sb.glue("program_status", card.status)
+    sb.glue("assessment", card.assessment, encoder="pandas")
+    sb.glue("indicators", [
+        {key: _plain(row[key]) for key in ("indicator_id", "name", "unit", "kind", "status", "status_label", "current", "target", "achievement", "progress", "score")}
+        for _, row in card.assessment.iterrows()
+    ])
+
+
+def read(notebook: str | Path) -> dict[str, Any]:
+    """The scraps of an executed notebook as ``{name: value}`` (the assessment as a DataFrame)."""
+    import scrapbook as sb
+
+    scraps = sb.read_notebook(str(notebook)).scraps
+    out = {name: scraps[name].data for name in SCRAP_NAMES if name in scraps}
+    if isinstance(out.get("assessment"), pd.DataFrame):
+        out["assessment"] = out["assessment"].reset_index(drop=True)
+    return out
