@@ -70,8 +70,8 @@ def build_card(
     data_file: str | None = None,
 ) -> ReportCard:
     """Compute a card from an already loaded program (pure apart from the timestamp)."""
-    rating = Rating.model_validate(rating) if isinstance(rating, dict) else rating
-    thresholds = Thresholds.model_validate(thresholds) if isinstance(thresholds, dict) else thresholds
+    rating = Rating.model_validate(rating) if isinstance(rating, dict) and rating else rating or None
+    thresholds = Thresholds.model_validate(thresholds) if isinstance(thresholds, dict) and thresholds else thresholds or None
     frame = assess(program, fiscal_year, results_lag, thresholds)
     sheet = program.sheet(fiscal_year)
     return ReportCard(

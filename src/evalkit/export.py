@@ -24,8 +24,9 @@ TEMPLATE_DIR = Path(__file__).parent / "templates" / "nbconvert"
 REMOVED_TAGS = ("parameters", "injected-parameters", "remove-cell", "papermill-error-cell-tag")
 
 
-@lru_cache(maxsize=1)
-def html_exporter() -> HTMLExporter:
+@lru_cache(maxsize=2)
+def html_exporter(show_code: bool = False) -> HTMLExporter:
+    """The card exporter; ``show_code`` keeps the inputs (for the page that shows a failing cell)."""
     config = Config()
     config.TagRemovePreprocessor.enabled = True
     config.TagRemovePreprocessor.remove_cell_tags = set(REMOVED_TAGS)
@@ -33,7 +34,7 @@ def html_exporter() -> HTMLExporter:
         config=config,
         template_name="evalkit",
         extra_template_basedirs=[str(TEMPLATE_DIR)],
-        exclude_input=True,
+        exclude_input=not show_code,
         exclude_input_prompt=True,
         exclude_output_prompt=True,
         embed_images=True,
@@ -42,14 +43,20 @@ def html_exporter() -> HTMLExporter:
     return exporter
 
 
-def notebook_to_html(notebook: nbformat.NotebookNode | str | Path, title: str | None = None) -> str:
+def notebook_to_html(notebook: nbformat.NotebookNode | str | Path, title: str | None = None, show_code: bool = False) -> str:
     """Render an executed notebook (node or path) as the evaluator's HTML page."""
     if not isinstance(notebook, nbformat.NotebookNode):
         notebook = nbformat.read(str(notebook), as_version=4)
     if title:
         notebook.metadata["title"] = title
-    body, _ = html_exporter().from_notebook_node(notebook)
+    body, _ = html_exporter(show_code).from_notebook_node(notebook)
     return body
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_atomic(path: str | Path, data: str | bytes) -> None:
@@ -63,6 +70,7 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

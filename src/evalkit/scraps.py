@@ -14,7 +14,7 @@ import pandas as pd
 
 from .card import ReportCard
 
-__all__ = ["SCRAP_NAMES", "record", "read"]
+__all__ = ["SCRAP_NAMES", "record", "read", "from_node", "index_record", "summary_rows"]
 
 SCRAP_NAMES = ("program", "program_status", "assessment", "indicators")
 
@@ -49,11 +49,35 @@ def record(card: ReportCard) -> None:
 
 
 def read(notebook: str | Path) -> dict[str, Any]:
-    """The scraps of an executed notebook as ``{name: value}`` (the assessment as a DataFrame)."""
+    """The scraps of an executed notebook file as ``{name: value}`` (the assessment as a DataFrame)."""
+    import nbformat
+
+    return from_node(nbformat.read(str(notebook), as_version=4))
+
+
+def from_node(node: Any) -> dict[str, Any]:
+    """The scraps of an executed notebook already in memory; a missing scrap is an error."""
     import scrapbook as sb
 
-    scraps = sb.read_notebook(str(notebook)).scraps
+    scraps = sb.models.Notebook(node).scraps
+    missing = [name for name in SCRAP_NAMES if name not in scraps]
+    if missing:
+        raise ValueError(f"the notebook recorded no {', '.join(missing)} (does it call evalkit.scraps.record(card)?)")
     out = {name: scraps[name].data for name in SCRAP_NAMES if name in scraps}
     if isinstance(out.get("assessment"), pd.DataFrame):
         out["assessment"] = out["assessment"].reset_index(drop=True)
     return out
+
+
+def index_record(scraps: dict[str, Any]) -> dict[str, Any]:
+    """What a cycle index row shows, JSON-safe (it is cached between runs)."""
+    return {**scraps["program"], "status": scraps["program_status"], "indicators": scraps["indicators"]}
+
+
+def summary_rows(scraps: dict[str, Any]) -> list[dict[str, Any]]:
+    """summary.csv rows: one per indicator, the program's identity then the assessment columns."""
+    program = scraps["program"]
+    frame = scraps["assessment"]
+    identity = {"fiscal_year": program["fiscal_year"], "program_id": program["id"], "program_name": program["name"],
+                "organization": program["organization"], "section": program["section"], "program_status": scraps["program_status"]}
+    return [{**identity, **{k: _plain(v) for k, v in row.items()}} for row in frame.to_dict("records")]

@@ -1,0 +1,49 @@
+"""What a rendered card depends on, hashed, so that unchanged cards are never re-executed.
+
+A job's fingerprint covers the notebook's source, the cycle file, the program
+file, evalkit's own source and the versions of the rendering libraries; the
+last two are computed once per run, so checking a job costs a few file reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+__all__ = ["file_digest", "environment_digest", "job_fingerprint", "TRACKED_PACKAGES"]
+
+TRACKED_PACKAGES = ("papermill", "nbconvert", "nbclient", "pandas", "seaborn", "matplotlib", "scrapbook", "pydantic", "pyyaml")
+
+
+def file_digest(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@lru_cache(maxsize=1)
+def environment_digest() -> str:
+    """evalkit's source files and templates plus the installed library versions."""
+    digest = hashlib.sha256()
+    package = Path(__file__).parent
+    for path in sorted(p for p in package.rglob("*") if p.is_file() and p.suffix in {".py", ".j2", ".css", ".json"}):
+        digest.update(str(path.relative_to(package)).encode())
+        digest.update(path.read_bytes())
+    for name in TRACKED_PACKAGES:
+        try:
+            digest.update(f"{name}=={version(name)}".encode())
+        except PackageNotFoundError:
+            digest.update(f"{name}==absent".encode())
+    return digest.hexdigest()
+
+
+def job_fingerprint(notebook: Path, cycle_file: Path, program_file: Path, parameters: dict) -> str:
+    parts = {
+        "notebook": file_digest(notebook),
+        "cycle": file_digest(cycle_file),
+        "program": file_digest(program_file) if program_file.exists() else "missing",
+        "environment": environment_digest(),
+        "parameters": parameters,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()

@@ -1,0 +1,90 @@
+"""The evaluator's entry points: one index page per cycle, one listing the cycles, and summary.csv.
+
+Built from the records the executed notebooks' scraps yielded (cached between
+runs), never by recomputing an assessment.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+
+from . import charts, fmt
+from .assessment import ASSESSMENT_COLUMNS, STATUS_LABELS
+from .export import TEMPLATE_DIR
+from .years import era_and_western
+
+__all__ = ["cycle_index_html", "root_index_html", "summary_csv", "SUMMARY_COLUMNS"]
+
+SUMMARY_COLUMNS = ["fiscal_year", "program_id", "program_name", "organization", "section", "program_status", *ASSESSMENT_COLUMNS]
+_RANK = {status: i for i, status in enumerate(STATUS_LABELS)}
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Environment:
+    env = Environment(loader=PackageLoader("evalkit", "templates/index"), autoescape=select_autoescape(default=True, default_for_string=True))
+    env.filters.update(number=fmt.number, percent=fmt.percent)
+    return env
+
+
+@lru_cache(maxsize=1)
+def _css() -> Markup:
+    return Markup((TEMPLATE_DIR / "evalkit" / "evalkit.css").read_text(encoding="utf-8"))
+
+
+def _first(indicators: list[dict], key: str) -> float:
+    values = [i.get(key) for i in indicators if i.get("kind", "outcome") == "outcome" and i.get(key) is not None]
+    return values[0] if values else float("nan")
+
+
+def cycle_index_html(fiscal_year: int, title: str | None, entries: list[dict[str, Any]], results_lag: int = 1) -> str:
+    """One row per program: ``entries`` hold ``id``, ``ok``, ``error``, ``previous`` and the scraps' record."""
+    rows = []
+    for entry in sorted(entries, key=lambda e: (e.get("name") or e["id"])):
+        ok = entry["ok"]
+        status = entry.get("status", "not_available") if ok else "failed"
+        indicators = entry.get("indicators", []) if ok else []
+        rows.append({
+            **entry,
+            "name": entry.get("name") or entry["id"],
+            "status": status,
+            "status_label": STATUS_LABELS.get(status, "作成失敗"),
+            "rank": _RANK.get(status, len(_RANK)),
+            "indicators": indicators,
+            "href": f"{entry['id']}.html",
+            "failed_href": entry.get("failed_href"),
+            "sort_achievement": _first(indicators, "achievement"),
+            "sort_progress": _first(indicators, "progress"),
+        })
+    statuses = pd.Series([r["status"] for r in rows if r["ok"]], dtype=object)
+    chart = Markup(charts.figure_img(charts.status_chart(statuses), charts.status_alt_text(statuses), css_class="chart status-chart"))
+    sections = sorted({r["section"] for r in rows if r.get("section")})
+    return _environment().get_template("cycle.html.j2").render(
+        heading=era_and_western(fiscal_year), title=title, rows=rows, css=_css(), chart=chart,
+        statuses=list(STATUS_LABELS.items()), sections=sections,
+        ok_count=sum(r["ok"] for r in rows), failed_count=sum(not r["ok"] for r in rows),
+        cutoff=era_and_western(fiscal_year - results_lag),
+    )
+
+
+def root_index_html(cycles: list[dict[str, Any]]) -> str:
+    """``cycles``: ``year``, ``title``, ``count``, ``failed`` per cycle, newest first."""
+    items = [{**c, "label": era_and_western(c["year"])} for c in sorted(cycles, key=lambda c: -c["year"])]
+    return _environment().get_template("root.html.j2").render(cycles=items, css=_css())
+
+
+def summary_csv(rows: list[dict[str, Any]]) -> str:
+    """One row per program × indicator with the assessment columns (UTF-8 with BOM, so Excel reads it)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=SUMMARY_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in SUMMARY_COLUMNS})
+    return "\ufeff" + buffer.getvalue()

@@ -1,0 +1,137 @@
+"""Planning a batch: which program × cycle cards to render, with which notebook and parameters.
+
+Pure apart from reading the cycle and program files it plans for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .cycle import Cycle
+from .errors import ProgramDataError
+from .loader import load_cycles, load_program, read_yaml
+from .years import fiscal_year
+
+__all__ = ["Job", "plan_jobs", "notebook_for"]
+
+TEMPLATE_NOTEBOOK = "report_card.ipynb"
+
+
+@dataclass(frozen=True)
+class Job:
+    program_id: str
+    fiscal_year: int
+    notebook: Path
+    program_file: Path
+    cycle_file: Path
+    out_dir: Path  # outputs/<year>
+    parameters: dict = field(hash=False)
+    data_error: str | None = None  # the program file is invalid: fail without starting a kernel
+
+    @property
+    def key(self) -> str:
+        return f"{self.fiscal_year}/{self.program_id}"
+
+    @property
+    def html(self) -> Path:
+        return self.out_dir / f"{self.program_id}.html"
+
+    @property
+    def executed(self) -> Path:
+        return self.out_dir / f"{self.program_id}.ipynb"
+
+    @property
+    def failed_html(self) -> Path:
+        return self.out_dir / f"{self.program_id}.failed.html"
+
+
+def notebook_for(notebooks_dir: Path, program_id: str) -> Path:
+    """``notebooks/<id>.ipynb`` when the program has its own, else the shared template."""
+    own = notebooks_dir / f"{program_id}.ipynb"
+    return own if own.exists() else notebooks_dir / TEMPLATE_NOTEBOOK
+
+
+def _sheet_years(path: Path) -> tuple[set[int] | None, str | None]:
+    """Years the program has sheets for, and its validation error; ``None`` years when unreadable."""
+    try:
+        program = load_program(path)
+        return set(program.sheets), None
+    except ProgramDataError as exc:
+        error = str(exc)
+    try:  # an invalid file may still say which cycles it belongs to
+        sheets = read_yaml(path).get("sheets")
+        return {fiscal_year(k) for k in sheets}, error
+    except Exception:  # noqa: BLE001 - unreadable: report it in every cycle
+        return None, error
+
+
+def plan_jobs(
+    data_dir: Path,
+    params_dir: Path,
+    out_dir: Path,
+    notebooks_dir: Path,
+    years: list[int] | None = None,
+    programs: list[str] | None = None,
+    sheet_years: dict[Path, tuple[set[int] | None, str | None]] | None = None,
+) -> list[Job]:
+    """Every cycle in ``params_dir`` × every program it selects (default: programs with a sheet that year).
+
+    ``sheet_years`` may carry already-known results of :func:`_sheet_years` (from the cache)
+    so an unchanged program file is not parsed again.
+    """
+    programs_dir = data_dir / "programs" if (data_dir / "programs").is_dir() else data_dir
+    files = {p.stem: p for p in sorted(programs_dir.glob("*.yaml"))}
+    known = sheet_years if sheet_years is not None else {}
+    jobs: list[Job] = []
+    for cycle_file, cycle in load_cycles(params_dir):
+        if years and cycle.fiscal_year not in years:
+            continue
+        for program_id in _selected(cycle, files, known):
+            if programs and program_id not in programs:
+                continue
+            path = files.get(program_id, programs_dir / f"{program_id}.yaml")
+            error = known[path][1] if path in known else None
+            if not path.exists():
+                error = f"{path}: file not found (listed in {cycle_file})"
+            jobs.append(
+                Job(
+                    program_id=program_id,
+                    fiscal_year=cycle.fiscal_year,
+                    notebook=notebook_for(notebooks_dir, program_id),
+                    program_file=path,
+                    cycle_file=cycle_file,
+                    out_dir=out_dir / str(cycle.fiscal_year),
+                    parameters=_parameters(cycle, program_id, data_dir),
+                    data_error=error,
+                )
+            )
+    return jobs
+
+
+def _selected(cycle: Cycle, files: dict[str, Path], known: dict) -> list[str]:
+    if cycle.programs is not None:
+        return list(cycle.programs)
+    selected = []
+    for program_id, path in files.items():
+        if path not in known:
+            known[path] = _sheet_years(path)
+        years, _ = known[path]
+        if years is None or cycle.fiscal_year in years:
+            selected.append(program_id)
+    return selected
+
+
+def _parameters(cycle: Cycle, program_id: str, data_dir: Path) -> dict:
+    """What papermill injects: the required three plus the cycle's other keys (filtered later to those declared)."""
+    params = {
+        "program_id": program_id,
+        "fiscal_year": int(cycle.fiscal_year),
+        "data_dir": str(data_dir.resolve()),
+        "results_lag": int(cycle.results_lag),
+        "title": cycle.title or "",
+        "thresholds": cycle.thresholds.model_dump(),
+    }
+    if cycle.rating is not None:
+        params["rating"] = {"measure": cycle.rating.measure, "bands": [[b.bound, b.label] for b in cycle.rating.bands]}
+    return params
