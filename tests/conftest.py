@@ -27,3 +27,95 @@ def write_program(tmp_path):
         return path
 
     return write
+
+
+# ---- real batch runs, shared by the report, browser and batch tests ----
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+CHROMIUM = os.environ.get("EVALKIT_CHROMIUM", "/usr/bin/chromium")
+XSS_NAME = "<script>alert(1)</script>"
+XSS_PROGRAM = f"""\
+id: xss-check
+name: "{XSS_NAME}"
+section: "<b>課</b>"
+source: "javascript:alert(2)"
+background: "<img src=x onerror=alert(3)>"
+sheets:
+  R5:
+    questions: ["<iframe src='https://example.com'></iframe>"]
+"""
+
+
+def copy_project(dest: Path) -> Path:
+    """A throw-away copy of the inputs a batch run reads (data, params, notebooks)."""
+    for name in ("data", "params", "notebooks"):
+        shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    return dest
+
+
+def run_cli(project: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """``python run_all.py`` in ``project``, for real: papermill, kernels, nbconvert."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "run_all.py"), *args],
+        cwd=project, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="session")
+def rendered(tmp_path_factory) -> Path:
+    """Every sample program and cycle rendered once by the real CLI (plus an HTML-injection probe)."""
+    project = copy_project(tmp_path_factory.mktemp("rendered"))
+    (project / "data/programs/xss-check.yaml").write_text(XSS_PROGRAM, encoding="utf-8")
+    result = run_cli(project, "--quiet")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return project / "outputs"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's headless Chromium driven by Playwright (no browser download)."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (see .ci/run)")
+    with sync_playwright() as p:
+        instance = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"],
+        )
+        yield instance
+        instance.close()
+
+
+def _kernels_started_after(since: float) -> list[str]:
+    found = []
+    boot = time.time() - float(Path("/proc/uptime").read_text().split()[0])
+    ticks = os.sysconf("SC_CLK_TCK")
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            started = boot + int((proc / "stat").read_text().rsplit(")", 1)[1].split()[19]) / ticks
+        except (OSError, IndexError, ValueError):
+            continue
+        if "ipykernel_launcher" in cmdline and started >= since - 1:
+            found.append(f"{proc.name}: {cmdline}")
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_orphaned_kernels():
+    """After the whole suite, no kernel process that it started may still be running."""
+    since = time.time()
+    yield
+    deadline = time.time() + 15
+    while _kernels_started_after(since) and time.time() < deadline:
+        time.sleep(0.5)
+    leftover = _kernels_started_after(since)
+    assert not leftover, f"kernel processes left running: {leftover}"

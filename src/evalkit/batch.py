@@ -212,7 +212,8 @@ def run_batch(
         index = options.out_dir / str(year) / "index.html"
         if year in touched or not index.exists():
             _write_cycle(year, cycle, [job for job in planned if job.fiscal_year == year], cache, options.out_dir)
-    _write_root(cycles, planned, cache, options.out_dir)
+    if touched or not (options.out_dir / "index.html").exists():
+        _write_root(cycles, planned, cache, options.out_dir)
     summary.seconds = time.perf_counter() - started
     return summary
 

@@ -1,0 +1,130 @@
+"""run_all.py for real on a temporary copy: caching, isolation of failures, atomic outputs, exit codes."""
+
+import json
+import time
+
+import nbformat
+import pytest
+
+from evalkit.execute import ParameterError, check_parameters
+
+from conftest import ROOT, copy_project, run_cli
+
+
+def test_batch_lifecycle(tmp_path):
+    project = copy_project(tmp_path)
+    out = project / "outputs"
+
+    started = time.perf_counter()
+    first = run_cli(project, "--jobs", "2")
+    cold = time.perf_counter() - started
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip().splitlines()[-1].startswith("4 rendered, 0 skipped (unchanged), 0 failed in ")
+    for card in ("2023/chiiki-kyosei", "2019/shinjo-gomi-shuseki-hojo", "2019/kakogawa-shogaisha-sports", "2017/morioka-toshi-koen"):
+        assert (out / f"{card}.html").stat().st_size > 5000
+        assert nbformat.read(str(out / f"{card}.ipynb"), as_version=4).metadata["papermill"]["parameters"]["program_id"] == card.split("/")[1]
+    for year in (2017, 2019, 2023):
+        assert (out / str(year) / "index.html").exists()
+        header = (out / str(year) / "summary.csv").read_text(encoding="utf-8-sig").splitlines()[0]
+        assert header.startswith("fiscal_year,program_id,program_name,organization,section,program_status,indicator_id,")
+    assert len((out / "2019/summary.csv").read_text(encoding="utf-8-sig").splitlines()) == 1 + 2  # shinjo's two indicators
+    assert (out / "index.html").exists()
+
+    # nothing changed: no kernel work at all
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*.html")}
+    started = time.perf_counter()
+    second = run_cli(project, "--quiet")
+    warm = time.perf_counter() - started
+    assert second.returncode == 0
+    assert second.stdout.strip() .startswith("0 rendered, 4 skipped (unchanged), 0 failed in ")
+    assert second.stderr == ""
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.html")} == before
+    assert warm < cold / 10 or warm < 2.5, (warm, cold)
+
+    # one program edited: exactly its card (and its cycle's index) again
+    path = project / "data/programs/morioka-toshi-koen.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("H28: {actual: 74.6}", "H28: {actual: 74.7}"), encoding="utf-8")
+    third = run_cli(project, "--quiet")
+    assert third.stdout.strip().startswith("1 rendered, 3 skipped (unchanged), 0 failed")
+    changed = sorted(str(p.relative_to(out)) for p in out.rglob("*.html") if p.stat().st_mtime_ns != before.get(p))
+    assert changed == ["2017/index.html", "2017/morioka-toshi-koen.html", "index.html"]
+    assert "74.7" in (out / "2017/morioka-toshi-koen.html").read_text(encoding="utf-8")
+
+    # a broken data file and a notebook that raises: both fail, the rest render, good cards survive
+    good_shinjo = (out / "2019/shinjo-gomi-shuseki-hojo.html").read_bytes()
+    shinjo = project / "data/programs/shinjo-gomi-shuseki-hojo.yaml"
+    shinjo.write_text(shinjo.read_text(encoding="utf-8").replace("direction: up", "direction: higher", 1), encoding="utf-8")
+    nb = nbformat.read(str(project / "notebooks/report_card.ipynb"), as_version=4)
+    nb.cells.insert(3, nbformat.v4.new_code_cell('if program_id == "kakogawa-shogaisha-sports":\n    raise RuntimeError("セルが失敗しました")'))
+    nbformat.write(nb, str(project / "notebooks/kakogawa-shogaisha-sports.ipynb"))
+    good_kakogawa = (out / "2019/kakogawa-shogaisha-sports.html").read_bytes()
+    fourth = run_cli(project, "--force", "--quiet")
+    assert fourth.returncode == 1
+    assert fourth.stdout.strip().startswith("2 rendered, 0 skipped (unchanged), 2 failed")
+    assert "indicators[0].direction: expected 'up' or 'down', got 'higher'" in fourth.stderr
+    assert "RuntimeError: セルが失敗しました" in fourth.stderr
+    assert (out / "2019/shinjo-gomi-shuseki-hojo.html").read_bytes() == good_shinjo
+    assert (out / "2019/kakogawa-shogaisha-sports.html").read_bytes() == good_kakogawa
+    index = (out / "2019/index.html").read_text(encoding="utf-8")
+    assert "expected &#39;up&#39; or &#39;down&#39;, got &#39;higher&#39;" in index
+    assert "RuntimeError: セルが失敗しました" in index
+    assert 'href="kakogawa-shogaisha-sports.failed.html"' in index
+    failed_page = (out / "2019/kakogawa-shogaisha-sports.failed.html").read_text(encoding="utf-8")
+    assert "RuntimeError" in failed_page and "セルが失敗しました" in failed_page and "program_id" in failed_page  # the failing cell, code shown
+    assert not list(out.rglob("*.partial*")) and not list(out.rglob("*.tmp"))
+
+    # still failing, nothing changed: reported again without kernel work
+    fifth = run_cli(project, "--quiet")
+    assert fifth.returncode == 1 and fifth.stdout.strip().startswith("0 rendered, 2 skipped (unchanged), 2 failed")
+
+
+def test_usage_and_config_errors_exit_2(tmp_path):
+    project = copy_project(tmp_path)
+    assert run_cli(project, "--params", "nowhere").returncode == 2
+    assert run_cli(project, "--jobs", "0").returncode == 2
+    assert run_cli(project, "--year", "R99x").returncode == 2
+    missing = run_cli(project, "--year", "2030")
+    assert missing.returncode == 2 and "no cycle file for 2030" in missing.stderr
+    (project / "params/2023.yaml").write_text("fiscal_year: 2023\nresults_lag: soon\n", encoding="utf-8")
+    bad = run_cli(project)
+    assert bad.returncode == 2 and "params/2023.yaml: results_lag: expected an integer" in bad.stderr
+
+
+def test_filters_run_only_the_selection(tmp_path):
+    project = copy_project(tmp_path)
+    result = run_cli(project, "--year", "R1", "--program", "shinjo-gomi-shuseki-hojo", "--quiet")
+    assert result.returncode == 0 and result.stdout.startswith("1 rendered, 0 skipped")
+    produced = sorted(str(p.relative_to(project / "outputs")) for p in (project / "outputs").rglob("*.html"))
+    assert "2019/shinjo-gomi-shuseki-hojo.html" in produced and "2023/chiiki-kyosei.html" not in produced
+
+
+def test_help_explains_every_option():
+    import subprocess
+    import sys
+
+    text = subprocess.run([sys.executable, str(ROOT / "run_all.py"), "--help"], capture_output=True, text=True).stdout
+    for option in ("--data", "--params", "--out", "--year", "--program", "--jobs", "--force", "--timeout", "--quiet"):
+        assert option in text
+
+
+def test_timeout_stops_a_slow_notebook(tmp_path):
+    project = copy_project(tmp_path)
+    nb = nbformat.read(str(project / "notebooks/report_card.ipynb"), as_version=4)
+    nb.cells.insert(3, nbformat.v4.new_code_cell("import time\ntime.sleep(60)"))
+    nbformat.write(nb, str(project / "notebooks/kakogawa-shogaisha-sports.ipynb"))
+    started = time.perf_counter()
+    result = run_cli(project, "--program", "kakogawa-shogaisha-sports", "--timeout", "8", "--quiet")
+    assert result.returncode == 1 and time.perf_counter() - started < 45
+    assert "2019/kakogawa-shogaisha-sports" in result.stderr
+
+
+def test_parameters_are_checked_against_the_parameters_cell():
+    notebook = ROOT / "notebooks/report_card.ipynb"
+    import numpy as np
+
+    ok = check_parameters(notebook, {"program_id": "x", "fiscal_year": np.int64(2023), "data_dir": "d", "unknown_cycle_key": 1})
+    assert ok == {"program_id": "x", "fiscal_year": 2023, "data_dir": "d"} and type(ok["fiscal_year"]) is int
+    with pytest.raises(ParameterError, match="parameter 'fiscal_year': expected int, got str"):
+        check_parameters(notebook, {"program_id": "x", "fiscal_year": "2023", "data_dir": "d"})
+    with pytest.raises(ParameterError, match="expected int, got bool"):
+        check_parameters(notebook, {"program_id": "x", "fiscal_year": True, "data_dir": "d"})
