@@ -68,6 +68,7 @@ def test_cutoff_ignores_later_actuals():
     r = row(p, 2022)  # C = 2021
     assert (r.current_year, r.current) == (2021, 11)
     assert list(achievements(p, 2022).year) == [2020, 2021]
+    pd.testing.assert_frame_equal(assess(p, "R4"), assess(p, 2022))  # any year notation
     r2 = row(p, 2023, results_lag=0)  # C = 2023
     assert r2.current_year == 2022
 

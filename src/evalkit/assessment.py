@@ -16,6 +16,7 @@ import pandas as pd
 
 from .cycle import Thresholds
 from .model import Indicator, Observation, Program
+from .years import fiscal_year as to_fiscal_year
 
 __all__ = [
     "STATUS_LABELS",
@@ -232,14 +233,15 @@ def assess_indicator(
 
 
 def assess(
-    program: Program, fiscal_year: int, results_lag: int = 1, thresholds: Thresholds | None = None
+    program: Program, fiscal_year: int | str, results_lag: int = 1, thresholds: Thresholds | None = None
 ) -> pd.DataFrame:
     """One row per indicator with the spec's columns, for evaluation year ``fiscal_year``.
 
+    ``fiscal_year`` may be written in any notation of the format (2023, "R5", ...).
     The cut-off year is ``fiscal_year - results_lag``: later actuals are
     ignored so that any past cycle regenerates exactly from today's file.
     """
-    cutoff = int(fiscal_year) - int(results_lag)
+    cutoff = to_fiscal_year(fiscal_year) - int(results_lag)
     rows = []
     for indicator in program.indicators:
         measures = asdict(assess_indicator(indicator, cutoff, thresholds))
@@ -259,9 +261,9 @@ def assess(
     return frame
 
 
-def achievements(program: Program, fiscal_year: int, results_lag: int = 1) -> pd.DataFrame:
+def achievements(program: Program, fiscal_year: int | str, results_lag: int = 1) -> pd.DataFrame:
     """達成率 per actual year ≤ the cut-off, against that year's target or else the next one."""
-    cutoff = int(fiscal_year) - int(results_lag)
+    cutoff = to_fiscal_year(fiscal_year) - int(results_lag)
     rows = []
     for indicator in program.indicators:
         for year, actual in _actuals(indicator, cutoff).items():

@@ -152,16 +152,21 @@ class Direction(_Strict):
     @field_validator("program")
     @classmethod
     def _program_word(cls, value: str | None) -> str | None:
-        if value is not None and value.strip() not in PROGRAM_DIRECTIONS:
-            raise ValueError(f"expected one of {', '.join(PROGRAM_DIRECTIONS)}, got {value!r}")
-        return None if value is None else value.strip()
+        return _direction_word(value, PROGRAM_DIRECTIONS)
 
     @field_validator("cost")
     @classmethod
     def _cost_word(cls, value: str | None) -> str | None:
-        if value is not None and value.strip() not in COST_DIRECTIONS:
-            raise ValueError(f"expected one of {', '.join(COST_DIRECTIONS)}, got {value!r}")
-        return None if value is None else value.strip()
+        return _direction_word(value, COST_DIRECTIONS)
+
+
+def _direction_word(value: str | None, accepted: tuple[str, ...]) -> str | None:
+    """One of the contract's direction words (surrounding spaces tolerated), else an error listing them."""
+    if value is None:
+        return None
+    if value.strip() not in accepted:
+        raise ValueError(f"expected one of {', '.join(accepted)}, got {value!r}")
+    return value.strip()
 
 
 class Sheet(_Strict):
