@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
+
 from .years import era_label
 
 __all__ = ["is_missing", "number", "percent", "growth", "year_short", "year_both", "MISSING"]
@@ -14,10 +16,12 @@ MISSING = "－"
 def is_missing(value: object) -> bool:
     if value is None:
         return True
+    if value is pd.NA:
+        return True
     try:
         return math.isnan(value)  # type: ignore[arg-type]
     except TypeError:
-        return value is getattr(__import__("pandas"), "NA")
+        return False
 
 
 def number(value: float | None, unit: str = "") -> str:

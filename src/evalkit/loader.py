@@ -94,7 +94,7 @@ def _key_path(loc: tuple, year_keyed: set[str]) -> str:
             out += f".{era_label(part)}" if 1926 <= part else f".{part}"
         elif isinstance(part, int):
             out += f"[{part}]"
-        elif part.startswith("function-") or part in {"literal['up','down']"}:
+        elif part.startswith("function-"):  # a validator's own step in pydantic's location
             continue
         else:
             out += f".{part}" if out else part
