@@ -93,4 +93,6 @@ def load_card(program_id: str, fiscal_year: int, data_dir: str | Path = "data", 
     """Load ``<data_dir>/programs/<program_id>.yaml`` and build its card for evaluation year ``fiscal_year``."""
     path = program_path(data_dir, program_id)
     program = load_program(path)
-    return build_card(program, fiscal_year, results_lag, data_file=f"data/programs/{path.name}", **options)
+    # provenance names the file as the data folder sees it, never a machine's absolute path
+    data_file = f"{Path(data_dir).resolve().name}/{path.relative_to(Path(data_dir)).as_posix()}"
+    return build_card(program, fiscal_year, results_lag, data_file=data_file, **options)

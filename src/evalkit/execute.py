@@ -90,7 +90,7 @@ def check_parameters(notebook: Path, parameters: dict, required: tuple[str, ...]
         wrong_bool = isinstance(value, bool) and bool not in allowed
         if allowed and (wrong_bool or not isinstance(value, tuple(allowed))):
             raise ParameterError(f"{notebook}: parameter {name!r}: expected {type_name}, got {type(value).__name__} {value!r}")
-        if isinstance(value, float) and not math.isfinite(value) and name != "rating":
+        if isinstance(value, float) and not math.isfinite(value):
             raise ParameterError(f"{notebook}: parameter {name!r}: expected a finite number, got {value!r}")
         checked[name] = value
     return checked

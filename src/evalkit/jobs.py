@@ -71,8 +71,6 @@ def plan_jobs(
     params_dir: Path,
     out_dir: Path,
     notebooks_dir: Path,
-    years: list[int] | None = None,
-    programs: list[str] | None = None,
     sheet_years: dict[Path, tuple[set[int] | None, str | None]] | None = None,
 ) -> list[Job]:
     """Every cycle in ``params_dir`` × every program it selects (default: programs with a sheet that year).
@@ -85,11 +83,7 @@ def plan_jobs(
     known = sheet_years if sheet_years is not None else {}
     jobs: list[Job] = []
     for cycle_file, cycle in load_cycles(params_dir):
-        if years and cycle.fiscal_year not in years:
-            continue
         for program_id in _selected(cycle, files, known):
-            if programs and program_id not in programs:
-                continue
             path = files.get(program_id, programs_dir / f"{program_id}.yaml")
             error = known[path][1] if path in known else None
             if not path.exists():
