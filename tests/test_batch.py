@@ -15,9 +15,7 @@ def test_batch_lifecycle(tmp_path):
     project = copy_project(tmp_path)
     out = project / "outputs"
 
-    started = time.perf_counter()
     first = run_cli(project, "--jobs", "2")
-    cold = time.perf_counter() - started
     assert first.returncode == 0, first.stderr
     assert first.stdout.strip().splitlines()[-1].startswith("4 rendered, 0 skipped (unchanged), 0 failed in ")
     for card in ("2023/chiiki-kyosei", "2019/shinjo-gomi-shuseki-hojo", "2019/kakogawa-shogaisha-sports", "2017/morioka-toshi-koen"):
@@ -32,14 +30,12 @@ def test_batch_lifecycle(tmp_path):
 
     # nothing changed: no kernel work at all
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*.html")}
-    started = time.perf_counter()
     second = run_cli(project, "--quiet")
-    warm = time.perf_counter() - started
     assert second.returncode == 0
     assert second.stdout.strip() .startswith("0 rendered, 4 skipped (unchanged), 0 failed in ")
     assert second.stderr == ""
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.html")} == before
-    assert warm < cold / 10 or warm < 2.5, (warm, cold)
+    # no kernel work is asserted above (counts, untouched files); how fast that is, is the benchmark's business
 
     # one program edited: exactly its card (and its cycle's index) again
     path = project / "data/programs/morioka-toshi-koen.yaml"
