@@ -231,6 +231,7 @@ def cache_path_at_scale(count: int) -> float:
     from evalkit.batch import CACHE_FILE, CACHE_VERSION
     from evalkit.fingerprint import job_fingerprint
     from evalkit.jobs import plan_jobs
+    from evalkit.loader import load_cycles
 
     with tempfile.TemporaryDirectory(prefix="evalkit-cache-") as tmp:
         folder = Path(tmp)
@@ -248,7 +249,7 @@ def cache_path_at_scale(count: int) -> float:
                        cwd=folder, capture_output=True, check=False)
         cache = json.loads((out / CACHE_FILE).read_text(encoding="utf-8"))
         assert cache["version"] == CACHE_VERSION
-        for job in plan_jobs(folder / "data", folder / "params", out, folder / "notebooks"):
+        for job in plan_jobs(load_cycles(folder / "params"), folder / "data", out, folder / "notebooks"):
             job.html.parent.mkdir(parents=True, exist_ok=True)
             job.html.write_text("card", encoding="utf-8")
             cache["jobs"][job.key] = {"fingerprint": job_fingerprint(job.notebook, job.cycle_file, job.program_file, job.parameters),

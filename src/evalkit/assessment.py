@@ -27,6 +27,7 @@ __all__ = [
     "assess",
     "achievement_rate",
     "achievements",
+    "actuals",
     "program_status",
     "status_from_score",
     "cagr",
@@ -121,16 +122,17 @@ class IndicatorAssessment:
     score: float
 
 
-def _actuals(indicator: Indicator, cutoff: int) -> dict[int, float]:
+def actuals(indicator: Indicator, cutoff: int) -> dict[int, float]:
+    """The non-null actuals of years ≤ the cut-off, oldest first (spec, Inputs)."""
     return {
         y: o.actual for y, o in sorted(indicator.observations.items()) if y <= cutoff and o.actual is not None
     }
 
 
-def _base(actuals: dict[int, float], baseline: int | None) -> tuple[int, float] | None:
+def _base(observed: dict[int, float], baseline: int | None) -> tuple[int, float] | None:
     """Spec, Inputs: the baseline year's actual, the earliest actual after it, or the earliest actual."""
-    years = [y for y in actuals if baseline is None or y >= baseline]
-    return (years[0], actuals[years[0]]) if years else None
+    years = [y for y in observed if baseline is None or y >= baseline]
+    return (years[0], observed[years[0]]) if years else None
 
 
 def _final_target(observations: dict[int, Observation]) -> tuple[int, float] | None:
@@ -179,9 +181,9 @@ def assess_indicator(
     """Every measure of the spec for one indicator, using actuals of years ≤ ``cutoff`` only."""
     th = thresholds or Thresholds()
     d = 1 if indicator.direction == "up" else -1
-    actuals = _actuals(indicator, cutoff)
-    current = (max(actuals), actuals[max(actuals)]) if actuals else None
-    base = _base(actuals, indicator.baseline)
+    observed = actuals(indicator, cutoff)
+    current = (max(observed), observed[max(observed)]) if observed else None
+    base = _base(observed, indicator.baseline)
     final = _final_target(indicator.observations)
 
     t, v = current if current else (None, NAN)
@@ -266,7 +268,7 @@ def achievements(program: Program, fiscal_year: int | str, results_lag: int = 1)
     cutoff = to_fiscal_year(fiscal_year) - int(results_lag)
     rows = []
     for indicator in program.indicators:
-        for year, actual in _actuals(indicator, cutoff).items():
+        for year, actual in actuals(indicator, cutoff).items():
             nxt = _next_target(indicator.observations, year)
             rows.append(
                 {

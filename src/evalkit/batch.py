@@ -80,17 +80,15 @@ def _save_cache(out_dir: Path, cache: dict) -> None:
     write_atomic(out_dir / CACHE_FILE, json.dumps(cache, ensure_ascii=False, allow_nan=False, default=str))
 
 
-def _known_sheet_years(data_dir: Path, cache: dict) -> tuple[dict, dict]:
-    """Reuse what the cache knows about unchanged program files; returns (known, digests)."""
+def _known_sheet_years(data_dir: Path, cache: dict, digest: Callable[[Path], str]) -> dict:
+    """Reuse what the cache knows about unchanged program files."""
     programs_dir = data_dir / "programs" if (data_dir / "programs").is_dir() else data_dir
-    known, digests = {}, {}
+    known = {}
     for path in programs_dir.glob("*.yaml"):
-        digest = file_digest(path)
-        digests[str(path)] = digest
         entry = cache["programs"].get(str(path))
-        if entry and entry["digest"] == digest:
+        if entry and entry["digest"] == digest(path):
             known[path] = (None if entry["years"] is None else set(entry["years"]), entry["error"])
-    return known, digests
+    return known
 
 
 def _warm_up(log_dir: str | None = None) -> None:
@@ -145,10 +143,18 @@ def run_batch(
             raise ConfigError(f"{name}: folder {folder} does not exist")
     options.out_dir.mkdir(parents=True, exist_ok=True)
     cache = _load_cache(options.out_dir)
-    known, digests = _known_sheet_years(options.data_dir, cache)
+    digests: dict[Path, str] = {}
+
+    def digest(path: Path) -> str:
+        if path not in digests:
+            digests[path] = file_digest(path)
+        return digests[path]
+
+    known = _known_sheet_years(options.data_dir, cache, digest)
     try:
-        cycles = {c.fiscal_year: (p, c) for p, c in load_cycles(options.params_dir)}
-        planned = plan_jobs(options.data_dir, options.params_dir, options.out_dir, options.notebooks_dir, sheet_years=known)
+        found = load_cycles(options.params_dir)
+        cycles = {c.fiscal_year: (p, c) for p, c in found}
+        planned = plan_jobs(found, options.data_dir, options.out_dir, options.notebooks_dir, sheet_years=known)
     except ProgramDataError as exc:
         raise ConfigError(str(exc)) from None
     jobs = [
@@ -164,12 +170,12 @@ def run_batch(
     if missing_years:
         raise ConfigError(f"--year: no cycle file for {', '.join(map(str, missing_years))} in {options.params_dir}")
     cache["programs"] = {
-        str(path): {"digest": digests.get(str(path), ""), "years": None if years is None else sorted(years), "error": error}
-        for path, (years, error) in known.items() if str(path) in digests
+        str(path): {"digest": digest(path), "years": None if years is None else sorted(years), "error": error}
+        for path, (years, error) in known.items() if path.exists()
     }
 
     summary = BatchSummary()
-    fingerprints = {job.key: job_fingerprint(job.notebook, job.cycle_file, job.program_file, job.parameters) for job in jobs}
+    fingerprints = {job.key: job_fingerprint(job.notebook, job.cycle_file, job.program_file, job.parameters, digest) for job in jobs}
     to_run: list[Job] = []
     for job in jobs:
         entry = cache["jobs"].get(job.key)

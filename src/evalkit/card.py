@@ -59,6 +59,13 @@ class ReportCard:
         return values.map(lambda v: grade(self.rating, v))
 
 
+def _as_model(model: type, value: Any) -> Any:
+    """A cycle option as papermill passes it (a dict, ``{}`` for none) or already validated."""
+    if isinstance(value, dict):
+        return model.model_validate(value) if value else None
+    return value
+
+
 def build_card(
     program: Program,
     fiscal_year: int,
@@ -70,8 +77,8 @@ def build_card(
     data_file: str | None = None,
 ) -> ReportCard:
     """Compute a card from an already loaded program (pure apart from the timestamp)."""
-    rating = Rating.model_validate(rating) if isinstance(rating, dict) and rating else rating or None
-    thresholds = Thresholds.model_validate(thresholds) if isinstance(thresholds, dict) and thresholds else thresholds or None
+    rating = _as_model(Rating, rating)
+    thresholds = _as_model(Thresholds, thresholds)
     frame = assess(program, fiscal_year, results_lag, thresholds)
     sheet = program.sheet(fiscal_year)
     return ReportCard(

@@ -25,7 +25,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
 from . import fmt  # noqa: E402
-from .assessment import STATUS_LABELS  # noqa: E402
+from .assessment import STATUS_LABELS, actuals  # noqa: E402
 from .model import Indicator  # noqa: E402
 
 __all__ = ["JAPANESE_FONT", "indicator_chart", "indicator_alt_text", "status_chart", "status_alt_text", "figure_img"]
@@ -51,11 +51,10 @@ def _style() -> Iterator[None]:
 
 
 def _series(indicator: Indicator, cutoff: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    obs = indicator.observations
-    actual = pd.DataFrame(
-        [(y, o.actual) for y, o in sorted(obs.items()) if o.actual is not None and y <= cutoff], columns=["year", "value"]
+    actual = pd.DataFrame(list(actuals(indicator, cutoff).items()), columns=["year", "value"])
+    target = pd.DataFrame(
+        [(y, o.target) for y, o in sorted(indicator.observations.items()) if o.target is not None], columns=["year", "value"]
     )
-    target = pd.DataFrame([(y, o.target) for y, o in sorted(obs.items()) if o.target is not None], columns=["year", "value"])
     return actual, target
 
 

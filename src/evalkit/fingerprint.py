@@ -12,6 +12,7 @@ import json
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Callable
 
 __all__ = ["file_digest", "environment_digest", "job_fingerprint", "TRACKED_PACKAGES"]
 
@@ -38,11 +39,14 @@ def environment_digest() -> str:
     return digest.hexdigest()
 
 
-def job_fingerprint(notebook: Path, cycle_file: Path, program_file: Path, parameters: dict) -> str:
+def job_fingerprint(
+    notebook: Path, cycle_file: Path, program_file: Path, parameters: dict, digest: Callable[[Path], str] = file_digest
+) -> str:
+    """``digest`` lets a batch hash each shared file (notebook, cycle, program) once per run."""
     parts = {
-        "notebook": file_digest(notebook),
-        "cycle": file_digest(cycle_file),
-        "program": file_digest(program_file) if program_file.exists() else "missing",
+        "notebook": digest(notebook),
+        "cycle": digest(cycle_file),
+        "program": digest(program_file) if program_file.exists() else "missing",
         "environment": environment_digest(),
         "parameters": parameters,
     }

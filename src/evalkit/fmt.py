@@ -8,7 +8,7 @@ import pandas as pd
 
 from .years import era_label
 
-__all__ = ["is_missing", "number", "percent", "growth", "year_short", "year_both", "MISSING"]
+__all__ = ["is_missing", "number", "percent", "growth", "year_short", "MISSING"]
 
 MISSING = "－"
 
@@ -50,7 +50,3 @@ def year_short(year: int | float | None) -> str:
     """``R4`` (the axis and table form)."""
     return MISSING if is_missing(year) else era_label(int(year))
 
-
-def year_both(year: int | float | None) -> str:
-    """``R4（2022）``, for readers who think in either calendar."""
-    return MISSING if is_missing(year) else f"{era_label(int(year))}（{int(year)}）"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .cycle import Cycle
 from .errors import ProgramDataError
-from .loader import load_cycles, load_program, read_yaml
+from .loader import load_program, read_yaml
 from .years import fiscal_year
 
 __all__ = ["Job", "plan_jobs", "notebook_for"]
@@ -67,13 +67,14 @@ def _sheet_years(path: Path) -> tuple[set[int] | None, str | None]:
 
 
 def plan_jobs(
+    cycles: list[tuple[Path, Cycle]],
     data_dir: Path,
-    params_dir: Path,
     out_dir: Path,
     notebooks_dir: Path,
     sheet_years: dict[Path, tuple[set[int] | None, str | None]] | None = None,
 ) -> list[Job]:
-    """Every cycle in ``params_dir`` × every program it selects (default: programs with a sheet that year).
+    """Every cycle (``(file, cycle)`` pairs, as :func:`~evalkit.loader.load_cycles` gives them) × every program
+    it selects (default: programs with a sheet that year).
 
     ``sheet_years`` may carry already-known results of :func:`_sheet_years` (from the cache)
     so an unchanged program file is not parsed again.
@@ -82,7 +83,7 @@ def plan_jobs(
     files = {p.stem: p for p in sorted(programs_dir.glob("*.yaml"))}
     known = sheet_years if sheet_years is not None else {}
     jobs: list[Job] = []
-    for cycle_file, cycle in load_cycles(params_dir):
+    for cycle_file, cycle in cycles:
         for program_id in _selected(cycle, files, known):
             path = files.get(program_id, programs_dir / f"{program_id}.yaml")
             error = known[path][1] if path in known else None

@@ -57,7 +57,10 @@ def _year(value: Any) -> int:
 
 
 def _year_keyed(value: Any) -> Any:
-    """Normalise the keys of a year -> X mapping; two keys naming one year are an error."""
+    """Normalise the keys of a year -> X mapping; two keys naming one year are an error.
+
+    An entry with nothing after it (``R2:``) is an empty mapping, not an error.
+    """
     if not isinstance(value, dict):
         return value
     out: dict[int, Any] = {}
@@ -69,7 +72,7 @@ def _year_keyed(value: Any) -> Any:
             raise ValueError(f"key {key!r} is not a fiscal year (expected e.g. 2023, FY2023, R5, 令和5年度)") from None
         if year in out:
             raise ValueError(f"duplicate year {year}: {written[year]!r} and {key!r} name the same fiscal year")
-        out[year] = item
+        out[year] = {} if item is None else item
         written[year] = key
     return out
 
@@ -107,14 +110,6 @@ class Indicator(_Strict):
     baseline: Year | None = None
     limit: Number = None
     observations: Annotated[dict[int, Observation], BeforeValidator(_year_keyed)] = Field(default_factory=dict)
-
-    @field_validator("observations", mode="before")
-    @classmethod
-    def _none_entries(cls, value: Any) -> Any:
-        # ``R2:`` with nothing after it is an empty observation, not an error.
-        if isinstance(value, dict):
-            return {k: ({} if v is None else v) for k, v in value.items()}
-        return value
 
 
 class Purpose(_Strict):
@@ -187,13 +182,6 @@ class Sheet(_Strict):
     responses: TextList = Field(default_factory=list)
 
 
-def _sheets(value: Any) -> Any:
-    value = _year_keyed(value)
-    if isinstance(value, dict):
-        return {k: ({} if v is None else v) for k, v in value.items()}
-    return value
-
-
 class Program(_Strict):
     id: Annotated[StrictStr, Field(pattern=PROGRAM_ID_PATTERN)]
     name: Text
@@ -208,7 +196,7 @@ class Program(_Strict):
     purpose: Purpose = Field(default_factory=Purpose)
     work_items: TextList = Field(default_factory=list)
     indicators: list[Indicator] = Field(default_factory=list)
-    sheets: Annotated[dict[int, Sheet], BeforeValidator(_sheets)] = Field(default_factory=dict)
+    sheets: Annotated[dict[int, Sheet], BeforeValidator(_year_keyed)] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _unique_indicator_ids(self) -> "Program":

@@ -29,7 +29,7 @@ __all__ = [
 @lru_cache(maxsize=1)
 def _environment() -> Environment:
     env = Environment(loader=PackageLoader("evalkit", "templates/card"), autoescape=select_autoescape(default=True, default_for_string=True))
-    env.filters.update(number=fmt.number, percent=fmt.percent, growth=fmt.growth, year_short=fmt.year_short, year_both=fmt.year_both)
+    env.filters.update(number=fmt.number, percent=fmt.percent, growth=fmt.growth, year_short=fmt.year_short)
     return env
 
 
