@@ -104,7 +104,8 @@ def _kernels_started_after(since: float) -> list[str]:
             started = boot + int((proc / "stat").read_text().rsplit(")", 1)[1].split()[19]) / ticks
         except (OSError, IndexError, ValueError):
             continue
-        if "ipykernel_launcher" in cmdline and started >= since - 1:
+        # forked kernels (and their zygote) carry the zygote's command line
+        if ("ipykernel_launcher" in cmdline or "evalkit.zygote" in cmdline) and started >= since - 1:
             found.append(f"{proc.name}: {cmdline}")
     return found
 

@@ -1,6 +1,7 @@
 """run_all.py for real on a temporary copy: caching, isolation of failures, atomic outputs, exit codes."""
 
 import json
+import re
 import time
 
 import nbformat
@@ -124,3 +125,20 @@ def test_parameters_are_checked_against_the_parameters_cell():
         check_parameters(notebook, {"program_id": "x", "fiscal_year": "2023", "data_dir": "d"})
     with pytest.raises(ParameterError, match="expected int, got bool"):
         check_parameters(notebook, {"program_id": "x", "fiscal_year": True, "data_dir": "d"})
+
+
+def test_forked_and_fresh_kernels_render_the_same_card(tmp_path):
+    """A kernel forked from the pre-imported zygote is as fresh as a new interpreter: same numbers, same text."""
+    outputs = {}
+    for mode in ("forked", "fresh"):
+        project = copy_project(tmp_path / mode)
+        args = ["--program", "chiiki-kyosei", "--quiet"] + (["--fresh-kernels"] if mode == "fresh" else [])
+        result = run_cli(project, *args)
+        assert result.returncode == 0, result.stderr
+        out = project / "outputs/2023"
+        card = re.sub(r"evalkit [^<]*UTC", "", (out / "chiiki-kyosei.html").read_text(encoding="utf-8"))
+        executed = nbformat.read(str(out / "chiiki-kyosei.ipynb"), as_version=4)
+        counts = [c.execution_count for c in executed.cells if c.cell_type == "code"]
+        outputs[mode] = (card, (out / "summary.csv").read_text(encoding="utf-8"), counts)
+    assert outputs["forked"] == outputs["fresh"]
+    assert outputs["forked"][2][:3] == [1, 2, 3]  # no cell ran in the kernel before the notebook's first

@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .errors import ProgramDataError
-from .execute import JobResult, run_job
-from .export import write_atomic
 from .fingerprint import file_digest, job_fingerprint
-from .index import cycle_index_html, root_index_html, summary_csv
-from .jobs import Job, plan_jobs
+from .iorw import write_atomic
+from .jobs import Job, JobResult, plan_jobs
 from .loader import load_cycles
+
+# Executing, exporting and index pages pull in nbconvert, jupyter_client and matplotlib: they are
+# imported where used, so that a run with nothing to do starts in a fraction of a second.
 
 __all__ = ["BatchOptions", "BatchSummary", "ConfigError", "run_batch", "CACHE_FILE"]
 
@@ -47,6 +48,7 @@ class BatchOptions:
     force: bool = False
     timeout: float | None = None
     kernel_name: str | None = None
+    fork_kernels: bool = True  # fork kernels from a pre-imported zygote (evalkit.kernels)
 
 
 @dataclass
@@ -91,9 +93,13 @@ def _known_sheet_years(data_dir: Path, cache: dict, digest: Callable[[Path], str
     return known
 
 
-def _warm_up(log_dir: str | None = None) -> None:
+def _warm_up(log_dir: str | None = None, fork_kernels: bool = True) -> None:
     """Pay the heavy imports once per worker, not once per card; kernels' chatter goes to a log file."""
+    from multiprocessing.util import Finalize
+
     import papermill  # noqa: F401
+
+    from .kernels import shared_zygote, stop_shared_zygote
 
     if log_dir:
         Path(log_dir).mkdir(parents=True, exist_ok=True)
@@ -102,21 +108,33 @@ def _warm_up(log_dir: str | None = None) -> None:
 
     from .export import html_exporter
 
+    if fork_kernels:
+        shared_zygote()  # its imports run while this worker waits for its first card
+        Finalize(None, stop_shared_zygote, exitpriority=10)  # worker exit ends the zygote and its kernels
     html_exporter()
 
 
 def _execute(
     jobs: list[Job], options: BatchOptions, on_done: Callable[[JobResult], None]
 ) -> None:
+    if not jobs:
+        return
+    from .execute import run_job
+    from .kernels import stop_shared_zygote
+
+    run = (options.timeout, options.kernel_name, options.fork_kernels)
     if options.jobs <= 1 or len(jobs) <= 1:
-        for job in jobs:
-            on_done(run_job(job, options.timeout, options.kernel_name))
+        try:
+            for job in jobs:
+                on_done(run_job(job, *run))
+        finally:
+            stop_shared_zygote()
         return
     context = multiprocessing.get_context("spawn")
     workers = min(options.jobs, len(jobs))
     log_dir = str(options.out_dir / ".evalkit-logs")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_warm_up, initargs=(log_dir,)) as pool:
-        pending: set[Future] = {pool.submit(run_job, job, options.timeout, options.kernel_name) for job in jobs}
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_warm_up, initargs=(log_dir, options.fork_kernels)) as pool:
+        pending: set[Future] = {pool.submit(run_job, job, *run) for job in jobs}
         try:
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -225,6 +243,8 @@ def run_batch(
 
 
 def _write_cycle(year: int, cycle: Any, jobs: list[Job], cache: dict, out_dir: Path) -> None:
+    from .index import cycle_index_html, summary_csv
+
     entries, rows = [], []
     for job in jobs:
         entry = cache["jobs"].get(job.key, {})
@@ -244,6 +264,8 @@ def _write_cycle(year: int, cycle: Any, jobs: list[Job], cache: dict, out_dir: P
 
 
 def _write_root(cycles: dict, jobs: list[Job], cache: dict, out_dir: Path) -> None:
+    from .index import root_index_html
+
     items = []
     for year, (_, cycle) in cycles.items():
         keys = [job.key for job in jobs if job.fiscal_year == year]

@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--jobs", type=_positive, default=os.cpu_count() or 1, metavar="N", help="worker processes (default: CPU count)")
     parser.add_argument("--force", action="store_true", help="re-render even when nothing changed (ignore the cache)")
     parser.add_argument("--timeout", type=_seconds, default=None, metavar="SECONDS", help="stop a notebook that runs longer than this")
+    parser.add_argument("--fresh-kernels", action="store_true",
+                        help="start every kernel as a new interpreter instead of forking it from one that has "
+                        "the notebooks' imports loaded (slower; for notebooks that must import in the kernel)")
     parser.add_argument("--quiet", action="store_true", help="print only failures and the final line")
     return parser
 
@@ -59,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     options = BatchOptions(
         data_dir=args.data, params_dir=args.params, out_dir=args.out, notebooks_dir=args.notebooks,
         years=args.year, programs=args.program, jobs=args.jobs, force=args.force, timeout=args.timeout,
+        fork_kernels=not args.fresh_kernels,
     )
     bar = None
     if not args.quiet:

@@ -11,17 +11,17 @@ import math
 import signal
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
 
 import nbformat
 
-from .export import notebook_to_html, write_atomic
-from .jobs import Job
+from .export import notebook_to_html
+from .iorw import write_atomic
+from .jobs import Job, JobResult
 
-__all__ = ["ParameterError", "JobResult", "declared_parameters", "check_parameters", "run_job"]
+__all__ = ["ParameterError", "declared_parameters", "check_parameters", "run_job"]
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "str": (str,), "int": (int,), "float": (int, float), "bool": (bool,),
@@ -31,18 +31,6 @@ _TYPES: dict[str, tuple[type, ...]] = {
 
 class ParameterError(ValueError):
     """The parameters do not match what the notebook's ``parameters`` cell declares."""
-
-
-@dataclass
-class JobResult:
-    key: str
-    program_id: str
-    fiscal_year: int
-    ok: bool
-    seconds: float
-    error: str | None = None
-    record: dict[str, Any] = field(default_factory=dict)  # the scraps the index needs
-    rows: list[dict[str, Any]] = field(default_factory=list)  # summary.csv rows
 
 
 @lru_cache(maxsize=64)
@@ -130,9 +118,14 @@ def _tmp(path: Path) -> Path:
     return path.with_name(f".{path.stem}.partial{path.suffix}")
 
 
-def run_job(job: Job, timeout: float | None = None, kernel_name: str | None = None) -> JobResult:
-    """Execute one card; on success replace its HTML and executed notebook, on failure keep them."""
+def run_job(job: Job, timeout: float | None = None, kernel_name: str | None = None, fork_kernels: bool = True) -> JobResult:
+    """Execute one card; on success replace its HTML and executed notebook, on failure keep them.
+
+    With ``fork_kernels`` the kernel is forked from this process's zygote (:mod:`evalkit.kernels`).
+    """
     import papermill
+
+    from .kernels import ForkingKernelManager
 
     from . import scraps
 
@@ -157,6 +150,7 @@ def run_job(job: Job, timeout: float | None = None, kernel_name: str | None = No
                 log_output=False,
                 cwd=str(job.notebook.parent),
                 execution_timeout=timeout,
+                **({"kernel_manager_class": ForkingKernelManager} if fork_kernels else {}),
             )
         recorded = scraps.from_node(node)
         html = notebook_to_html(node, title=f"{recorded['program']['name']} — {job.fiscal_year}年度 通知表")

@@ -1,4 +1,4 @@
-"""Executed notebook -> self-contained HTML with nbconvert (in-process), and atomic file writes.
+"""Executed notebook -> self-contained HTML with nbconvert (in-process).
 
 The exporter is built once per process (template discovery is the slow part)
 and uses evalkit's own template: no code, no prompts, no parameter cells, no
@@ -7,8 +7,6 @@ script or stylesheet fetched from anywhere.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -17,7 +15,7 @@ from nbconvert import HTMLExporter
 from nbconvert.preprocessors import TagRemovePreprocessor
 from traitlets.config import Config
 
-__all__ = ["TEMPLATE_DIR", "REMOVED_TAGS", "html_exporter", "notebook_to_html", "write_atomic"]
+__all__ = ["TEMPLATE_DIR", "REMOVED_TAGS", "html_exporter", "notebook_to_html"]
 
 TEMPLATE_DIR = Path(__file__).parent / "templates" / "nbconvert"
 #: cells that never reach the reader: papermill's parameters and anything tagged for analysts only
@@ -51,27 +49,3 @@ def notebook_to_html(notebook: nbformat.NotebookNode | str | Path, title: str | 
         notebook.metadata["title"] = title
     body, _ = html_exporter(show_code).from_notebook_node(notebook)
     return body
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_atomic(path: str | Path, data: str | bytes) -> None:
-    """Write via a temporary file in the same folder and rename: readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = "wb" if isinstance(data, bytes) else "w"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, mode, **({} if isinstance(data, bytes) else {"encoding": "utf-8"})) as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

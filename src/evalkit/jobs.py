@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .cycle import Cycle
 from .errors import ProgramDataError
 from .loader import load_program, read_yaml
 from .years import fiscal_year
 
-__all__ = ["Job", "plan_jobs", "notebook_for"]
+__all__ = ["Job", "JobResult", "plan_jobs", "notebook_for"]
 
 TEMPLATE_NOTEBOOK = "report_card.ipynb"
 
@@ -44,6 +45,18 @@ class Job:
     @property
     def failed_html(self) -> Path:
         return self.out_dir / f"{self.program_id}.failed.html"
+
+
+@dataclass
+class JobResult:
+    key: str
+    program_id: str
+    fiscal_year: int
+    ok: bool
+    seconds: float
+    error: str | None = None
+    record: dict[str, Any] = field(default_factory=dict)  # the scraps the index needs
+    rows: list[dict[str, Any]] = field(default_factory=list)  # summary.csv rows
 
 
 def notebook_for(notebooks_dir: Path, program_id: str) -> Path:

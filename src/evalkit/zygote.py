@@ -1,0 +1,106 @@
+"""A kernel "zygote": imports the notebooks' heavy libraries once, then forks a fresh kernel per card.
+
+Run as ``python -m evalkit.zygote MODULE ...`` by :mod:`evalkit.kernels`, one per
+worker process.  Each request (a JSON line on stdin) forks a child that
+becomes an ordinary IPython kernel on the given connection file; the reply
+(a JSON line on stdout) is its pid.  A child starts with the preloaded
+modules already imported and nothing else: no cell has run in it, so every
+card still gets a fresh kernel, minus the seconds of imports.
+
+The zygote exits, terminating its kernels, when its stdin closes (its worker
+ended); kernels exit when the zygote does (ipykernel's parent poller).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import signal
+import sys
+import traceback
+from typing import Any
+
+__all__ = ["main"]
+
+_children: set[int] = set()
+
+
+def _reap(signum: int, frame: object) -> None:
+    """Collect exited kernels so that their pids disappear (the worker polls them with kill 0)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        _children.discard(pid)
+
+
+def _become_kernel(request: dict[str, Any]) -> None:
+    """In the forked child: detach from the zygote's streams and signals, then run ipykernel."""
+    code = 1
+    try:
+        os.setpgid(0, 0)  # its own process group: interrupts reach the kernel alone
+        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGPIPE):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        devnull = os.open(os.devnull, os.O_RDWR)
+        os.dup2(devnull, 0)
+        os.dup2(2, 1)
+        os.environ.clear()
+        os.environ.update(request.get("env") or {})
+        parent = str(os.getppid())
+        os.environ["JPY_PARENT_PID"] = parent
+        if request.get("cwd"):
+            os.chdir(request["cwd"])
+        # ipykernel read JPY_PARENT_PID when the zygote imported it, so name the parent explicitly:
+        # the kernel then exits with the zygote (parent poller) and stays quiet about Ctrl-C.
+        sys.argv = ["ipykernel_launcher", f"--IPKernelApp.parent_handle={parent}", *request["args"]]
+        from ipykernel import kernelapp
+
+        kernelapp.launch_new_instance()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 0
+    except BaseException:  # noqa: BLE001 - report, then leave without returning to the zygote's loop
+        traceback.print_exc()
+    finally:
+        os._exit(code)
+
+
+def main(preload: list[str]) -> None:
+    # As ipykernel_launcher does: the launch folder is not an import location.
+    if sys.path and sys.path[0] in ("", os.getcwd()):
+        del sys.path[0]
+    for module in preload:
+        try:
+            importlib.import_module(module)
+        except Exception:  # noqa: BLE001 - a kernel will show the same import error in its cell
+            traceback.print_exc()
+    signal.signal(signal.SIGCHLD, _reap)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker decides; Ctrl-C must not kill live kernels' parent
+    reply = os.fdopen(os.dup(1), "w", buffering=1)
+    try:
+        for line in sys.stdin:
+            request = json.loads(line)
+            pid = os.fork()
+            if pid == 0:
+                _become_kernel(request)
+            try:
+                os.setpgid(pid, pid)  # also from the parent, so the group exists before the reply
+            except OSError:
+                pass
+            _children.add(pid)
+            reply.write(json.dumps({"pid": pid}) + "\n")
+    finally:
+        for pid in list(_children):
+            try:
+                os.killpg(pid, signal.SIGTERM)
+            except OSError:
+                pass
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
