@@ -142,3 +142,33 @@ def test_forked_and_fresh_kernels_render_the_same_card(tmp_path):
         outputs[mode] = (card, (out / "summary.csv").read_text(encoding="utf-8"), counts)
     assert outputs["forked"] == outputs["fresh"]
     assert outputs["forked"][2][:3] == [1, 2, 3]  # no cell ran in the kernel before the notebook's first
+
+
+def test_ctrl_c_leaves_no_kernel_and_no_half_written_file(tmp_path):
+    """SIGINT to the whole process group, as a terminal's Ctrl-C sends it, in the middle of a run."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import _kernels_started_after
+
+    project = copy_project(tmp_path)
+    nb = nbformat.read(str(project / "notebooks/report_card.ipynb"), as_version=4)
+    nb.cells.insert(3, nbformat.v4.new_code_cell("import time\ntime.sleep(60)"))
+    nbformat.write(nb, str(project / "notebooks/kakogawa-shogaisha-sports.ipynb"))
+    started = time.time()
+    run = subprocess.Popen([sys.executable, str(ROOT / "run_all.py"), "--quiet"], cwd=project, start_new_session=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(8)
+    assert run.poll() is None, "the run ended before it could be interrupted"
+    os.killpg(run.pid, signal.SIGINT)
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 130 and "interrupted" in err
+    deadline = time.time() + 15
+    while _kernels_started_after(started) and time.time() < deadline:
+        time.sleep(0.5)
+    assert _kernels_started_after(started) == []
+    out = project / "outputs"
+    assert not list(out.rglob("*.partial*")) and not list(out.rglob("*.tmp"))
+    assert not (out / "2019/kakogawa-shogaisha-sports.html").exists()  # the interrupted card was never half-written
