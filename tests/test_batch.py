@@ -12,6 +12,13 @@ from evalkit.execute import ParameterError, check_parameters
 from conftest import ROOT, copy_project, run_cli
 
 
+def own_notebook(project, program_id: str, code: str) -> None:
+    """Give ``program_id`` a notebook of its own: the template with ``code`` run after the setup cell."""
+    nb = nbformat.read(str(project / "notebooks/report_card.ipynb"), as_version=4)
+    nb.cells.insert(3, nbformat.v4.new_code_cell(code))
+    nbformat.write(nb, str(project / f"notebooks/{program_id}.ipynb"))
+
+
 def test_batch_lifecycle(tmp_path):
     project = copy_project(tmp_path)
     out = project / "outputs"
@@ -51,9 +58,7 @@ def test_batch_lifecycle(tmp_path):
     good_shinjo = (out / "2019/shinjo-gomi-shuseki-hojo.html").read_bytes()
     shinjo = project / "data/programs/shinjo-gomi-shuseki-hojo.yaml"
     shinjo.write_text(shinjo.read_text(encoding="utf-8").replace("direction: up", "direction: higher", 1), encoding="utf-8")
-    nb = nbformat.read(str(project / "notebooks/report_card.ipynb"), as_version=4)
-    nb.cells.insert(3, nbformat.v4.new_code_cell('if program_id == "kakogawa-shogaisha-sports":\n    raise RuntimeError("セルが失敗しました")'))
-    nbformat.write(nb, str(project / "notebooks/kakogawa-shogaisha-sports.ipynb"))
+    own_notebook(project, "kakogawa-shogaisha-sports", 'raise RuntimeError("セルが失敗しました")')
     good_kakogawa = (out / "2019/kakogawa-shogaisha-sports.html").read_bytes()
     fourth = run_cli(project, "--force", "--quiet")
     assert fourth.returncode == 1
@@ -106,9 +111,7 @@ def test_help_explains_every_option():
 
 def test_timeout_stops_a_slow_notebook(tmp_path):
     project = copy_project(tmp_path)
-    nb = nbformat.read(str(project / "notebooks/report_card.ipynb"), as_version=4)
-    nb.cells.insert(3, nbformat.v4.new_code_cell("import time\ntime.sleep(60)"))
-    nbformat.write(nb, str(project / "notebooks/kakogawa-shogaisha-sports.ipynb"))
+    own_notebook(project, "kakogawa-shogaisha-sports", "import time\ntime.sleep(60)")
     started = time.perf_counter()
     result = run_cli(project, "--program", "kakogawa-shogaisha-sports", "--timeout", "8", "--quiet")
     assert result.returncode == 1 and time.perf_counter() - started < 45
@@ -154,9 +157,7 @@ def test_ctrl_c_leaves_no_kernel_and_no_half_written_file(tmp_path):
     from conftest import _kernels_started_after
 
     project = copy_project(tmp_path)
-    nb = nbformat.read(str(project / "notebooks/report_card.ipynb"), as_version=4)
-    nb.cells.insert(3, nbformat.v4.new_code_cell("import time\ntime.sleep(60)"))
-    nbformat.write(nb, str(project / "notebooks/kakogawa-shogaisha-sports.ipynb"))
+    own_notebook(project, "kakogawa-shogaisha-sports", "import time\ntime.sleep(60)")
     started = time.time()
     run = subprocess.Popen([sys.executable, str(ROOT / "run_all.py"), "--quiet"], cwd=project, start_new_session=True,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
