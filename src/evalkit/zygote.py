@@ -38,10 +38,11 @@ def _reap(signum: int, frame: object) -> None:
         _children.discard(pid)
 
 
-def _become_kernel(request: dict[str, Any]) -> None:
+def _become_kernel(request: dict[str, Any], reply_fd: int) -> None:
     """In the forked child: detach from the zygote's streams and signals, then run ipykernel."""
     code = 1
     try:
+        os.close(reply_fd)  # the pipe to the worker belongs to the zygote alone
         os.setpgid(0, 0)  # its own process group: interrupts reach the kernel alone
         for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_DFL)
@@ -87,7 +88,7 @@ def main(preload: list[str]) -> None:
             request = json.loads(line)
             pid = os.fork()
             if pid == 0:
-                _become_kernel(request)
+                _become_kernel(request, reply.fileno())
             try:
                 os.setpgid(pid, pid)  # also from the parent, so the group exists before the reply
             except OSError:
