@@ -1,39 +1,56 @@
-"""Regenerating every card: plan, skip what is unchanged, run the rest in parallel, write the indexes.
+"""Regenerating every card: plan, decide what changed, execute in worker processes, record, write indexes.
 
-The plain Python API behind ``evalkit`` / ``run_all.py``.  Worker processes
-(not threads: papermill's working directory is process-wide) run
-:func:`evalkit.execute.run_job`; a failing program never stops the others and
-never replaces its previous good card.
+The plain Python API behind ``evalkit`` / ``run_all.py``; :func:`run_batch`
+runs these steps in order:
+
+1. :func:`plan_batch` — every cycle × every program it selects, then the ``--year`` / ``--program`` selection;
+2. :func:`decide` — which selected cards changed since the cache last saw them;
+3. :func:`execute` — run those in worker processes (never in this process), each result recorded in the cache as it ends;
+4. :func:`write_indexes` — the cycle pages and the root page of the cycles touched.
+
+Worker processes (not threads: papermill's working directory is
+process-wide) run :func:`evalkit.execute.run_job`; a failing program never
+stops the others and never replaces its previous good card.
 """
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
+import shutil
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
+from .cache import Cache, CardEntry, ProgramEntry
+from .cycle import Cycle
 from .errors import ProgramDataError
 from .fingerprint import file_digest, job_fingerprint
 from .iorw import write_atomic
-from .jobs import Job, JobResult, plan_jobs
-from .loader import load_cycles
+from .jobs import Job, JobResult, SheetYears, plan_jobs
+from .loader import load_cycles, programs_dir
 
 # Executing, exporting and index pages pull in nbconvert, jupyter_client and matplotlib: they are
 # imported where used, so that a run with nothing to do starts in a fraction of a second.
 
-__all__ = ["BatchOptions", "BatchSummary", "ConfigError", "run_batch", "CACHE_FILE"]
-
-CACHE_FILE = ".evalkit-cache.json"
-CACHE_VERSION = 1
+__all__ = [
+    "BatchOptions", "BatchSummary", "ConfigError", "Plan", "Decision",
+    "plan_batch", "decide", "execute", "write_indexes", "run_batch", "default_state_dir",
+]
 
 
 class ConfigError(Exception):
     """A usage or configuration problem that stops the whole run (exit status 2)."""
+
+
+def default_state_dir(out_dir: Path) -> Path:
+    """Where a batch keeps its cache and logs: ``.evalkit/<name of the output folder>`` beside it,
+    so that the output folder holds only what is published."""
+    out = Path(os.path.abspath(out_dir))
+    return out.parent / ".evalkit" / out.name
 
 
 @dataclass
@@ -42,13 +59,27 @@ class BatchOptions:
     params_dir: Path = Path("params")
     out_dir: Path = Path("outputs")
     notebooks_dir: Path = Path("notebooks")
+    state_dir: Path | None = None  # default: default_state_dir(out_dir)
     years: list[int] = field(default_factory=list)
     programs: list[str] = field(default_factory=list)
-    jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     force: bool = False
     timeout: float | None = None
     kernel_name: str | None = None
     fork_kernels: bool = True  # fork kernels from a pre-imported zygote (evalkit.kernels)
+
+    @property
+    def state(self) -> Path:
+        return self.state_dir or default_state_dir(self.out_dir)
+
+    @property
+    def cache_file(self) -> Path:
+        return self.state / "cache.json"
+
+    @property
+    def log_dir(self) -> Path:
+        """The last run's worker and kernel logs (each run that executes cards replaces them)."""
+        return self.state / "logs"
 
 
 @dataclass
@@ -57,7 +88,7 @@ class BatchSummary:
     skipped: int = 0
     failed: int = 0
     seconds: float = 0.0
-    failures: list[tuple[str, str]] = field(default_factory=list)  # (job key, message)
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (card key, message)
 
     @property
     def exit_code(self) -> int:
@@ -67,33 +98,80 @@ class BatchSummary:
         return f"{self.rendered} rendered, {self.skipped} skipped (unchanged), {self.failed} failed in {self.seconds:.1f} s"
 
 
-def _load_cache(out_dir: Path) -> dict:
-    path = out_dir / CACHE_FILE
-    try:
-        cache = json.loads(path.read_text(encoding="utf-8"))
-        if cache.get("version") == CACHE_VERSION:
-            return cache
-    except (OSError, ValueError):
-        pass
-    return {"version": CACHE_VERSION, "programs": {}, "jobs": {}}
+@dataclass
+class Plan:
+    cycles: dict[int, tuple[Path, Cycle]]  # by evaluation year
+    planned: list[Job]  # every card of every cycle: what the indexes list
+    selected: list[Job]  # the cards this run is about (after --year / --program)
 
 
-def _save_cache(out_dir: Path, cache: dict) -> None:
-    write_atomic(out_dir / CACHE_FILE, json.dumps(cache, ensure_ascii=False, allow_nan=False, default=str))
+@dataclass
+class Decision:
+    to_run: list[Job] = field(default_factory=list)
+    unchanged: list[Job] = field(default_factory=list)  # rendered before, nothing changed
+    still_failing: list[Job] = field(default_factory=list)  # failed before, nothing changed
 
 
-def _known_sheet_years(data_dir: Path, cache: dict, digest: Callable[[Path], str]) -> dict:
-    """Reuse what the cache knows about unchanged program files."""
-    programs_dir = data_dir / "programs" if (data_dir / "programs").is_dir() else data_dir
-    known = {}
-    for path in programs_dir.glob("*.yaml"):
-        entry = cache["programs"].get(str(path))
-        if entry and entry["digest"] == digest(path):
-            known[path] = (None if entry["years"] is None else set(entry["years"]), entry["error"])
+def _check_folders(options: BatchOptions) -> None:
+    for name, folder in (("--data", options.data_dir), ("--params", options.params_dir), ("--notebooks", options.notebooks_dir)):
+        if not folder.is_dir():
+            raise ConfigError(f"{name}: folder {folder} does not exist")
+
+
+def _known_sheet_years(options: BatchOptions, cache: Cache, digest: Callable[[Path], str]) -> SheetYears:
+    """What the cache knows about program files that did not change since."""
+    known: SheetYears = {}
+    for path in programs_dir(options.data_dir).glob("*.yaml"):
+        entry = cache.programs.get(str(path))
+        if entry and entry.digest == digest(path):
+            known[path] = (None if entry.years is None else set(entry.years), entry.error)
     return known
 
 
-def _warm_up(log_dir: str | None = None, fork_kernels: bool = True) -> None:
+def plan_batch(options: BatchOptions, cache: Cache, digest: Callable[[Path], str] = file_digest) -> Plan:
+    """Every card of every cycle, and the selection; refreshes the cache's knowledge of program files."""
+    known = _known_sheet_years(options, cache, digest)
+    try:
+        found = load_cycles(options.params_dir)
+        planned = plan_jobs(found, options.data_dir, options.out_dir, options.notebooks_dir, sheet_years=known)
+    except ProgramDataError as exc:
+        raise ConfigError(str(exc)) from None
+    cycles = {cycle.fiscal_year: (path, cycle) for path, cycle in found}
+    if not cycles:
+        raise ConfigError(f"--params: no cycle files (<year>.yaml) in {options.params_dir}")
+    missing_years = sorted(set(options.years) - set(cycles))
+    if missing_years:
+        raise ConfigError(f"--year: no cycle file for {', '.join(map(str, missing_years))} in {options.params_dir}")
+    unknown = sorted(set(options.programs) - {job.program_id for job in planned})
+    if unknown:
+        raise ConfigError(f"--program: no cycle selects {', '.join(unknown)} (is there a data/programs/<id>.yaml with a sheet for the year?)")
+    selected = [
+        job for job in planned
+        if (not options.years or job.fiscal_year in options.years) and (not options.programs or job.program_id in options.programs)
+    ]
+    cache.programs = {
+        str(path): ProgramEntry(digest=digest(path), years=None if years is None else sorted(years), error=error)
+        for path, (years, error) in known.items() if path.exists()
+    }
+    return Plan(cycles=cycles, planned=planned, selected=selected)
+
+
+def decide(jobs: list[Job], cache: Cache, fingerprints: dict[str, str], force: bool = False) -> Decision:
+    """Split the cards into those to execute and those whose inputs are exactly as last time."""
+    decision = Decision()
+    for job in jobs:
+        entry = cache.cards.get(job.key)
+        unchanged = not force and entry is not None and entry.fingerprint == fingerprints[job.key] and not job.data_error
+        if unchanged and entry.ok and job.html.exists():
+            decision.unchanged.append(job)
+        elif unchanged and not entry.ok:
+            decision.still_failing.append(job)  # nothing changed, so no kernel work: report it again
+        else:
+            decision.to_run.append(job)
+    return decision
+
+
+def _warm_up(log_dir: str, fork_kernels: bool) -> None:
     """Pay the heavy imports once per worker, not once per card; kernels' chatter goes to a log file."""
     from multiprocessing.util import Finalize
 
@@ -101,10 +179,10 @@ def _warm_up(log_dir: str | None = None, fork_kernels: bool = True) -> None:
 
     from .kernels import shared_zygote, stop_shared_zygote
 
-    if log_dir:
-        Path(log_dir).mkdir(parents=True, exist_ok=True)
-        log = os.open(str(Path(log_dir) / f"worker-{os.getpid()}.log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        os.dup2(log, 2)
+    log = os.open(str(Path(log_dir) / f"worker-{os.getpid()}.log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
 
     from .export import html_exporter
 
@@ -114,26 +192,24 @@ def _warm_up(log_dir: str | None = None, fork_kernels: bool = True) -> None:
     html_exporter()
 
 
-def _execute(
-    jobs: list[Job], options: BatchOptions, on_done: Callable[[JobResult], None]
-) -> None:
+def _fresh_log_dir(log_dir: Path) -> Path:
+    """Only the last run's logs are kept."""
+    shutil.rmtree(log_dir, ignore_errors=True)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    return log_dir
+
+
+def execute(jobs: list[Job], options: BatchOptions, on_done: Callable[[JobResult], None]) -> None:
+    """Run ``jobs`` in worker processes (at most ``options.workers``), calling ``on_done`` as each ends."""
     if not jobs:
         return
     from .execute import run_job
-    from .kernels import stop_shared_zygote
 
+    log_dir = _fresh_log_dir(options.log_dir)
     run = (options.timeout, options.kernel_name, options.fork_kernels)
-    if options.jobs <= 1 or len(jobs) <= 1:
-        try:
-            for job in jobs:
-                on_done(run_job(job, *run))
-        finally:
-            stop_shared_zygote()
-        return
     context = multiprocessing.get_context("spawn")
-    workers = min(options.jobs, len(jobs))
-    log_dir = str(options.out_dir / ".evalkit-logs")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_warm_up, initargs=(log_dir, options.fork_kernels)) as pool:
+    workers = min(options.workers, len(jobs))
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_warm_up, initargs=(str(log_dir), options.fork_kernels)) as pool:
         pending: set[Future] = {pool.submit(run_job, job, *run) for job in jobs}
         try:
             while pending:
@@ -146,131 +222,103 @@ def _execute(
             raise
 
 
+def _record(cache: Cache, job: Job, fingerprint: str, result: JobResult) -> None:
+    """A card's outcome; a failed card keeps the identity of its last good one for the index."""
+    previous = cache.cards.get(job.key)
+    cache.cards[job.key] = CardEntry(
+        fingerprint=fingerprint,
+        ok=result.ok,
+        error=result.error,
+        seconds=round(result.seconds, 3),
+        record=result.record if result.ok else (previous.record if previous else {}),
+        rows=result.rows if result.ok else [],
+        failed_href=job.failed_html.name if job.failed_html.exists() else None,
+    )
+
+
+def write_indexes(plan: Plan, cache: Cache, out_dir: Path, years: set[int]) -> None:
+    """The index of each cycle in ``years`` (and of any cycle that has none yet), then the root index."""
+    from .index import cycle_index_html, root_index_html, summary_csv
+
+    written = False
+    for year, (_, cycle) in plan.cycles.items():
+        page = out_dir / str(year) / "index.html"
+        if year not in years and page.exists():
+            continue
+        entries, rows = [], []
+        for job in (j for j in plan.planned if j.fiscal_year == year):
+            entry = cache.cards.get(job.key)
+            entries.append({
+                **(entry.record if entry else {}),
+                "id": job.program_id,
+                "ok": bool(entry and entry.ok),
+                "error": entry.error if entry else None,
+                "previous": job.html.exists(),
+                "failed_href": entry.failed_href if entry else None,
+            })
+            rows.extend(entry.rows if entry and entry.ok else [])
+        write_atomic(page, cycle_index_html(year, cycle.title, entries, cycle.results_lag))
+        write_atomic(out_dir / str(year) / "summary.csv", summary_csv(rows))
+        written = True
+    if written or not (out_dir / "index.html").exists():
+        items = []
+        for year, (_, cycle) in plan.cycles.items():
+            keys = [job.key for job in plan.planned if job.fiscal_year == year]
+            failed = sum(1 for key in keys if not (key in cache.cards and cache.cards[key].ok))
+            items.append({"year": year, "title": cycle.title, "count": len(keys), "failed": failed})
+        write_atomic(out_dir / "index.html", root_index_html(items))
+
+
 def run_batch(
     options: BatchOptions,
     progress: Callable[[str], Any] | None = None,
     on_start: Callable[[int], Any] | None = None,
+    notice: Callable[[str], Any] | None = None,
 ) -> BatchSummary:
     """Render every selected card that changed; returns the counts and the failures.
 
-    ``on_start(n)`` is told how many cards will be executed, ``progress(key)`` each time one ends.
+    ``on_start(n)`` is told how many cards will be executed, ``progress(key)``
+    each time one ends, ``notice(line)`` anything the user should know (one line each).
     """
     started = time.perf_counter()
-    for name, folder in (("--data", options.data_dir), ("--params", options.params_dir), ("notebooks", options.notebooks_dir)):
-        if not folder.is_dir():
-            raise ConfigError(f"{name}: folder {folder} does not exist")
+    _check_folders(options)
     options.out_dir.mkdir(parents=True, exist_ok=True)
-    cache = _load_cache(options.out_dir)
-    digests: dict[Path, str] = {}
-
-    def digest(path: Path) -> str:
-        if path not in digests:
-            digests[path] = file_digest(path)
-        return digests[path]
-
-    known = _known_sheet_years(options.data_dir, cache, digest)
-    try:
-        found = load_cycles(options.params_dir)
-        cycles = {c.fiscal_year: (p, c) for p, c in found}
-        planned = plan_jobs(found, options.data_dir, options.out_dir, options.notebooks_dir, sheet_years=known)
-    except ProgramDataError as exc:
-        raise ConfigError(str(exc)) from None
-    jobs = [
-        job for job in planned
-        if (not options.years or job.fiscal_year in options.years) and (not options.programs or job.program_id in options.programs)
-    ]
-    unknown = sorted(set(options.programs) - {job.program_id for job in planned})
-    if unknown:
-        raise ConfigError(f"--program: no cycle selects {', '.join(unknown)} (is there a data/programs/<id>.yaml with a sheet for the year?)")
-    if not cycles:
-        raise ConfigError(f"--params: no cycle files (<year>.yaml) in {options.params_dir}")
-    missing_years = sorted(set(options.years) - set(cycles))
-    if missing_years:
-        raise ConfigError(f"--year: no cycle file for {', '.join(map(str, missing_years))} in {options.params_dir}")
-    cache["programs"] = {
-        str(path): {"digest": digest(path), "years": None if years is None else sorted(years), "error": error}
-        for path, (years, error) in known.items() if path.exists()
+    cache = Cache.load(options.cache_file, warn=notice or (lambda line: None))
+    digest = lru_cache(maxsize=None)(file_digest)  # each shared file hashed once per run
+    plan = plan_batch(options, cache, digest)
+    fingerprints = {
+        job.key: job_fingerprint(job.notebook, job.cycle_file, job.program_file, job.parameters, digest) for job in plan.selected
     }
+    decision = decide(plan.selected, cache, fingerprints, options.force)
 
-    summary = BatchSummary()
-    fingerprints = {job.key: job_fingerprint(job.notebook, job.cycle_file, job.program_file, job.parameters, digest) for job in jobs}
-    to_run: list[Job] = []
-    for job in jobs:
-        entry = cache["jobs"].get(job.key)
-        unchanged = not options.force and entry and entry["fingerprint"] == fingerprints[job.key] and not job.data_error
-        if unchanged and entry["ok"] and job.html.exists():
-            summary.skipped += 1
-        elif unchanged and not entry["ok"]:
-            summary.failed += 1  # still failing; nothing changed, so no kernel work
-            summary.failures.append((job.key, entry["error"]))
-        else:
-            to_run.append(job)
-    touched = {job.fiscal_year for job in to_run}
-
-    by_key = {job.key: job for job in to_run}
+    summary = BatchSummary(skipped=len(decision.unchanged), failed=len(decision.still_failing))
+    summary.failures = [(job.key, cache.cards[job.key].error or "failed") for job in decision.still_failing]
+    by_key = {job.key: job for job in decision.to_run}
 
     def done(result: JobResult) -> None:
-        job = by_key[result.key]
-        previous = cache["jobs"].get(result.key, {})
-        entry = {"fingerprint": fingerprints[result.key], "ok": result.ok, "error": result.error, "seconds": round(result.seconds, 3)}
+        _record(cache, by_key[result.key], fingerprints[result.key], result)
         if result.ok:
             summary.rendered += 1
-            entry.update(record=result.record, rows=result.rows)
         else:
             summary.failed += 1
             summary.failures.append((result.key, result.error or "failed"))
-            entry.update(record=previous.get("record", {}), rows=[])  # the last good card's identity, for the index
-        entry["failed_href"] = job.failed_html.name if job.failed_html.exists() else None
-        cache["jobs"][result.key] = entry
         if progress:
             progress(result.key)
 
-    if on_start:
-        on_start(len(to_run))
-    try:
-        _execute(to_run, options, done)
-    finally:
-        _save_cache(options.out_dir, cache)
+    if decision.to_run and options.fork_kernels:
+        from .kernels import fork_unsupported_reason
 
-    for year, (_, cycle) in cycles.items():
-        index = options.out_dir / str(year) / "index.html"
-        if year in touched or not index.exists():
-            _write_cycle(year, cycle, [job for job in planned if job.fiscal_year == year], cache, options.out_dir)
-    if touched or not (options.out_dir / "index.html").exists():
-        _write_root(cycles, planned, cache, options.out_dir)
+        reason = fork_unsupported_reason()
+        if reason:
+            options = replace(options, fork_kernels=False)
+            if notice:
+                notice(f"kernels start as new interpreters (slower): cannot fork them here: {reason}")
+    if on_start:
+        on_start(len(decision.to_run))
+    try:
+        execute(decision.to_run, options, done)
+    finally:
+        cache.save(options.cache_file)
+    write_indexes(plan, cache, options.out_dir, {job.fiscal_year for job in decision.to_run})
     summary.seconds = time.perf_counter() - started
     return summary
-
-
-def _write_cycle(year: int, cycle: Any, jobs: list[Job], cache: dict, out_dir: Path) -> None:
-    from .index import cycle_index_html, summary_csv
-
-    entries, rows = [], []
-    for job in jobs:
-        entry = cache["jobs"].get(job.key, {})
-        record = entry.get("record", {})
-        entries.append({
-            **record,
-            "id": job.program_id,
-            "ok": bool(entry.get("ok")),
-            "error": entry.get("error"),
-            "previous": job.html.exists(),
-            "failed_href": entry.get("failed_href"),
-        })
-        rows.extend(entry.get("rows", []) if entry.get("ok") else [])
-    folder = out_dir / str(year)
-    write_atomic(folder / "index.html", cycle_index_html(year, cycle.title, entries, cycle.results_lag))
-    write_atomic(folder / "summary.csv", summary_csv(rows))
-
-
-def _write_root(cycles: dict, jobs: list[Job], cache: dict, out_dir: Path) -> None:
-    from .index import root_index_html
-
-    items = []
-    for year, (_, cycle) in cycles.items():
-        keys = [job.key for job in jobs if job.fiscal_year == year]
-        items.append({
-            "year": year, "title": cycle.title, "count": len(keys),
-            "failed": sum(1 for k in keys if not cache["jobs"].get(k, {}).get("ok")),
-        })
-    write_atomic(out_dir / "index.html", root_index_html(items))

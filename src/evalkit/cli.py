@@ -1,8 +1,14 @@
-"""``evalkit`` / ``python run_all.py``: a thin command line over :func:`evalkit.batch.run_batch`."""
+"""``evalkit`` / ``python run_all.py``: a thin command line over :func:`evalkit.batch.run_batch`
+and :func:`evalkit.check.check_paths`.
+
+    evalkit [options]          regenerate the cards (see --help)
+    evalkit check PATH...      validate data files, one line per problem
+"""
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
@@ -10,7 +16,7 @@ from pathlib import Path
 from .batch import BatchOptions, ConfigError, run_batch
 from .years import fiscal_year
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "build_check_parser"]
 
 
 def _year(text: str) -> int:
@@ -21,16 +27,22 @@ def _year(text: str) -> int:
 
 
 def _positive(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
 
 
 def _seconds(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text}")
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a positive, finite number of seconds, got {text!r}")
     return value
 
 
@@ -38,16 +50,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="evalkit",
         description="Regenerate the administrative-evaluation report cards (行政評価「通知表」): "
-        "every cycle in --params × every program it selects, skipping cards whose inputs did not change.",
+        "every cycle in --params × every program it selects, skipping cards whose inputs did not change. "
+        "`evalkit check PATH...` validates data files instead.",
         epilog="Exit status: 0 all cards rendered, 1 some programs failed, 2 usage or configuration error.",
     )
     parser.add_argument("--data", type=Path, default=Path("data"), help="folder holding programs/<id>.yaml (default: data/)")
     parser.add_argument("--params", type=Path, default=Path("params"), help="folder of cycle files <year>.yaml (default: params/)")
     parser.add_argument("--out", type=Path, default=Path("outputs"), help="where cards and indexes are written (default: outputs/)")
     parser.add_argument("--notebooks", type=Path, default=Path("notebooks"), help="report_card.ipynb and per-program notebooks (default: notebooks/)")
+    parser.add_argument("--state", type=Path, default=None, metavar="DIR",
+                        help="where the cache and the last run's logs are kept (default: .evalkit/<out name> beside --out)")
     parser.add_argument("--year", type=_year, action="append", default=[], metavar="Y", help="only this evaluation year (2023, R5, ...); repeatable")
     parser.add_argument("--program", action="append", default=[], metavar="ID", help="only this program id; repeatable")
-    parser.add_argument("--jobs", type=_positive, default=os.cpu_count() or 1, metavar="N", help="worker processes (default: CPU count)")
+    parser.add_argument("--workers", "-j", type=_positive, default=os.cpu_count() or 1, metavar="N",
+                        help="worker processes running cards in parallel (default: CPU count)")
+    parser.add_argument("--jobs", dest="workers", type=_positive, help=argparse.SUPPRESS)  # the former name of --workers
     parser.add_argument("--force", action="store_true", help="re-render even when nothing changed (ignore the cache)")
     parser.add_argument("--timeout", type=_seconds, default=None, metavar="SECONDS", help="stop a notebook that runs longer than this")
     parser.add_argument("--fresh-kernels", action="store_true",
@@ -57,43 +74,71 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_check_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="evalkit check",
+        description="Validate program and cycle files: one `file: key.path: message` line per problem, nothing for valid files.",
+        epilog="Exit status: 0 every file is valid, 1 some problems were found.",
+    )
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="a program file, a cycle file, or a folder of them")
+    return parser
+
+
+def check_main(argv: list[str]) -> int:
+    from .check import check_paths
+
+    problems = check_paths(build_check_parser().parse_args(argv).paths)
+    for line in problems:
+        print(line)
+    return 1 if problems else 0
+
+
+def _note(line: str) -> None:
+    print(f"evalkit: {line}", file=sys.stderr)
+
+
+def run_main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     options = BatchOptions(
-        data_dir=args.data, params_dir=args.params, out_dir=args.out, notebooks_dir=args.notebooks,
-        years=args.year, programs=args.program, jobs=args.jobs, force=args.force, timeout=args.timeout,
+        data_dir=args.data, params_dir=args.params, out_dir=args.out, notebooks_dir=args.notebooks, state_dir=args.state,
+        years=args.year, programs=args.program, workers=args.workers, force=args.force, timeout=args.timeout,
         fork_kernels=not args.fresh_kernels,
     )
-    bar = None
-    if not args.quiet:
-        from tqdm import tqdm
-
-        bar = tqdm(total=0, unit="card", desc="evalkit", file=sys.stderr, dynamic_ncols=True)
+    bars = []
 
     def start(total: int) -> None:
-        if bar is not None:
-            bar.reset(total=total)
+        if total and not args.quiet:
+            from tqdm import tqdm
+
+            bars.append(tqdm(total=total, unit="card", desc="evalkit", file=sys.stderr, dynamic_ncols=True))
 
     def progress(key: str) -> None:
-        if bar is not None:
+        for bar in bars:
             bar.set_postfix_str(key, refresh=False)
             bar.update(1)
 
     try:
-        summary = run_batch(options, progress=progress, on_start=start)
+        summary = run_batch(options, progress=progress, on_start=start, notice=_note)
     except ConfigError as exc:
-        print(f"evalkit: error: {exc}", file=sys.stderr)
+        _note(f"error: {exc}")
         return 2
     except KeyboardInterrupt:
-        print("evalkit: interrupted; finished cards were kept, no half-written file was left", file=sys.stderr)
+        _note("interrupted; finished cards were kept, no half-written file was left")
         return 130
     finally:
-        if bar is not None:
+        for bar in bars:
             bar.close()
     for key, message in summary.failures:
         print(f"FAILED {key}: {message}", file=sys.stderr)
     print(summary.line())
     return summary.exit_code
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["check"]:
+        return check_main(argv[1:])
+    return run_main(argv)
 
 
 if __name__ == "__main__":

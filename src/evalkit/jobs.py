@@ -11,12 +11,15 @@ from typing import Any
 
 from .cycle import Cycle
 from .errors import ProgramDataError
-from .loader import load_program, read_yaml
+from .loader import load_program, programs_dir, read_yaml
 from .years import fiscal_year
 
-__all__ = ["Job", "JobResult", "plan_jobs", "notebook_for"]
+__all__ = ["Job", "JobResult", "SheetYears", "plan_jobs", "notebook_for"]
 
 TEMPLATE_NOTEBOOK = "report_card.ipynb"
+
+#: program file -> (evaluation years it has sheets for, or None when unreadable; its validation error)
+SheetYears = dict[Path, tuple[set[int] | None, str | None]]
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,7 @@ def plan_jobs(
     data_dir: Path,
     out_dir: Path,
     notebooks_dir: Path,
-    sheet_years: dict[Path, tuple[set[int] | None, str | None]] | None = None,
+    sheet_years: SheetYears | None = None,
 ) -> list[Job]:
     """Every cycle (``(file, cycle)`` pairs, as :func:`~evalkit.loader.load_cycles` gives them) × every program
     it selects (default: programs with a sheet that year).
@@ -92,13 +95,13 @@ def plan_jobs(
     ``sheet_years`` may carry already-known results of :func:`_sheet_years` (from the cache)
     so an unchanged program file is not parsed again.
     """
-    programs_dir = data_dir / "programs" if (data_dir / "programs").is_dir() else data_dir
-    files = {p.stem: p for p in sorted(programs_dir.glob("*.yaml"))}
+    folder = programs_dir(data_dir)
+    files = {p.stem: p for p in sorted(folder.glob("*.yaml"))}
     known = sheet_years if sheet_years is not None else {}
     jobs: list[Job] = []
     for cycle_file, cycle in cycles:
         for program_id in _selected(cycle, files, known):
-            path = files.get(program_id, programs_dir / f"{program_id}.yaml")
+            path = files.get(program_id, folder / f"{program_id}.yaml")
             error = known[path][1] if path in known else None
             if not path.exists():
                 error = f"{path}: file not found (listed in {cycle_file})"

@@ -3,30 +3,53 @@
 A fresh kernel per card costs ~0.5 s of kernel start-up plus ~1.5 s of
 importing pandas, seaborn and evalkit.  Forking from :mod:`evalkit.zygote`
 pays the imports once per worker; each card still runs in a new process in
-which no cell has run.  ``ForkingKernelManager`` is a jupyter_client
-``AsyncKernelManager`` whose provisioner asks the zygote instead of ``Popen``;
-papermill/nbclient use it through their ``kernel_manager_class`` option and
-manage the kernel as usual (start, interrupt, shutdown).  A kernelspec that is
-not this interpreter's ``ipykernel_launcher`` is launched the ordinary way.
+which no cell has run.
+
+It plugs into jupyter_client through its public extension points only:
+
+- :class:`ForkingProvisioner` is a kernel provisioner, registered under the
+  ``jupyter_client.kernel_provisioners`` entry point group as
+  :data:`PROVISIONER_NAME` (see ``pyproject.toml``);
+- :class:`ForkingKernelSpecManager` names that provisioner in the kernelspec's
+  ``metadata.kernel_provisioner``, as a kernelspec on disk would;
+- :class:`ForkingKernelManager` is an ``AsyncKernelManager`` whose
+  ``kernel_spec_manager`` is that one; papermill/nbclient take it through
+  their documented ``kernel_manager_class`` option.
+
+A kernelspec that is not this interpreter's ``ipykernel_launcher`` is
+launched the ordinary way.  Forking needs ``os.fork`` and ``/proc``
+(Linux); :func:`fork_unsupported_reason` says why it cannot be used, and the
+batch then starts fresh kernels by itself.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
 import subprocess
 import sys
 import threading
-import time
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 from jupyter_client.connect import KernelConnectionInfo
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import LocalProvisioner
+from traitlets import default
 
-__all__ = ["PRELOAD", "ForkingKernelManager", "ForkingProvisioner", "Zygote", "shared_zygote", "stop_shared_zygote"]
+__all__ = [
+    "PRELOAD", "PROVISIONER_NAME", "DISABLE_ENV", "ForkingKernelManager", "ForkingKernelSpecManager",
+    "ForkingProvisioner", "Zygote", "fork_unsupported_reason", "shared_zygote", "stop_shared_zygote",
+]
+
+#: the entry point name of :class:`ForkingProvisioner` (group ``jupyter_client.kernel_provisioners``)
+PROVISIONER_NAME = "evalkit-zygote"
+#: set to 0 / off / no / false to start every kernel as a new interpreter (like ``--fresh-kernels``)
+DISABLE_ENV = "EVALKIT_FORK_KERNELS"
 
 #: what the card notebooks import, loaded once per worker (imports only: a forked kernel stays fresh)
 PRELOAD = (
@@ -39,6 +62,19 @@ PRELOAD = (
     "evalkit.gap",
     "scrapbook",
 )
+
+
+def fork_unsupported_reason() -> str | None:
+    """Why kernels cannot be forked here (``None`` when they can): the fallback is fresh kernels."""
+    if os.environ.get(DISABLE_ENV, "").strip().lower() in {"0", "off", "no", "false"}:
+        return f"{DISABLE_ENV}={os.environ[DISABLE_ENV]}"
+    if not hasattr(os, "fork") or sys.platform == "win32":
+        return "this platform has no fork()"
+    if not Path("/proc/self/stat").exists():
+        return "/proc is not available"
+    if not entry_points(group="jupyter_client.kernel_provisioners", name=PROVISIONER_NAME):
+        return f"the {PROVISIONER_NAME!r} kernel provisioner is not registered (install evalkit with pip)"
+    return None
 
 
 class Zygote:
@@ -54,7 +90,8 @@ class Zygote:
     def fork(self, args: list[str], cwd: str | None, env: dict[str, str]) -> int:
         """A new kernel process running ``ipykernel_launcher ARGS``; returns its pid."""
         with self._lock:
-            assert self.process.stdin and self.process.stdout
+            if self.process.stdin is None or self.process.stdout is None:
+                raise RuntimeError("the kernel zygote has no pipe")
             self.process.stdin.write(json.dumps({"args": args, "cwd": cwd, "env": env}) + "\n")
             self.process.stdin.flush()
             line = self.process.stdout.readline()
@@ -77,25 +114,26 @@ class Zygote:
             self.process.wait()
 
 
-_shared: Zygote | None = None
+_zygote: Zygote | None = None
 
 
 def shared_zygote() -> Zygote:
     """This process's zygote, started on first use (one per batch worker)."""
-    global _shared
-    if _shared is None or not _shared.alive:
-        _shared = Zygote()
-    return _shared
+    global _zygote
+    if _zygote is None or not _zygote.alive:
+        _zygote = Zygote()
+    return _zygote
 
 
 def stop_shared_zygote() -> None:
-    global _shared
-    if _shared is not None:
-        _shared.close()
-        _shared = None
+    global _zygote
+    if _zygote is not None:
+        _zygote.close()
+        _zygote = None
 
 
 def _alive(pid: int) -> bool:
+    """Whether a process that is not our child still runs (the zygote, not us, collects its status)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -108,41 +146,6 @@ def _alive(pid: int) -> bool:
         return False
 
 
-class _ForkedProcess:
-    """The ``Popen`` surface LocalProvisioner uses, for a process that is the zygote's child."""
-
-    stdin = stdout = stderr = None
-
-    def __init__(self, pid: int):
-        self.pid = pid
-        self.returncode: int | None = None
-
-    def poll(self) -> int | None:
-        if self.returncode is None and not _alive(self.pid):
-            self.returncode = 0  # the zygote collected the status; a kernel that is gone is done
-        return self.returncode
-
-    def wait(self, timeout: float | None = None) -> int:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self.poll() is None:
-            if deadline is not None and time.monotonic() > deadline:
-                raise subprocess.TimeoutExpired(str(self.pid), timeout or 0)
-            time.sleep(0.05)
-        return self.returncode or 0
-
-    def send_signal(self, signum: int) -> None:
-        try:
-            os.kill(self.pid, signum)
-        except ProcessLookupError:
-            pass
-
-    def kill(self) -> None:
-        self.send_signal(signal.SIGKILL)
-
-    def terminate(self) -> None:
-        self.send_signal(signal.SIGTERM)
-
-
 def _launcher_args(cmd: list[str]) -> list[str] | None:
     """The arguments after ``-m ipykernel_launcher`` when ``cmd`` runs this interpreter's ipykernel."""
     if len(cmd) >= 3 and cmd[1:3] == ["-m", "ipykernel_launcher"]:
@@ -152,7 +155,19 @@ def _launcher_args(cmd: list[str]) -> list[str] | None:
 
 
 class ForkingProvisioner(LocalProvisioner):
-    """LocalProvisioner that forks the kernel from the zygote instead of starting a new interpreter."""
+    """A provisioner that forks the kernel from the zygote instead of starting a new interpreter.
+
+    The kernel is the zygote's child and leads its own process group, so
+    signals go to the group (the kernel and whatever its cells started), and
+    liveness is read from ``/proc``.  Any other command is launched by
+    :class:`LocalProvisioner` unchanged.
+    """
+
+    forked_pid: int | None = None
+
+    @property
+    def has_process(self) -> bool:
+        return self.forked_pid is not None or super().has_process
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
         args = _launcher_args(cmd)
@@ -161,18 +176,55 @@ class ForkingProvisioner(LocalProvisioner):
         cwd = kwargs.get("cwd")
         env = {str(k): str(v) for k, v in (kwargs.get("env") or os.environ).items()}
         pid = shared_zygote().fork(args, str(cwd) if cwd else None, env)
-        self.process = _ForkedProcess(pid)
-        self.pid = self.pgid = pid  # the child leads its own process group
+        self.forked_pid = self.pid = self.pgid = pid
         self.cwd = cwd or os.getcwd()
         return self.connection_info
+
+    async def poll(self) -> int | None:
+        if self.forked_pid is None:
+            return await super().poll()
+        return None if _alive(self.forked_pid) else 0
+
+    async def wait(self) -> int | None:
+        if self.forked_pid is None:
+            return await super().wait()
+        while _alive(self.forked_pid):
+            await asyncio.sleep(0.05)
+        self.forked_pid = None
+        return 0
+
+    async def send_signal(self, signum: int) -> None:
+        if self.forked_pid is None:
+            return await super().send_signal(signum)
+        try:
+            os.killpg(self.forked_pid, signum)
+        except ProcessLookupError:
+            pass
+
+    async def kill(self, restart: bool = False) -> None:
+        if self.forked_pid is None:
+            return await super().kill(restart)
+        await self.send_signal(signal.SIGKILL)
+
+    async def terminate(self, restart: bool = False) -> None:
+        if self.forked_pid is None:
+            return await super().terminate(restart)
+        await self.send_signal(signal.SIGTERM)
+
+
+class ForkingKernelSpecManager(KernelSpecManager):
+    """Kernelspecs as installed, with :data:`PROVISIONER_NAME` as their provisioner unless they name one."""
+
+    def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+        spec = super().get_kernel_spec(kernel_name)
+        if "kernel_provisioner" not in spec.metadata:
+            spec.metadata = {**spec.metadata, "kernel_provisioner": {"provisioner_name": PROVISIONER_NAME, "config": {}}}
+        return spec
 
 
 class ForkingKernelManager(AsyncKernelManager):
     """An AsyncKernelManager whose kernels come from the zygote (see the module docstring)."""
 
-    async def _async_pre_start_kernel(self, **kw: Any) -> Any:
-        # jupyter_client creates the provisioner only when none is set, so this one is used.
-        if self.provisioner is None:
-            self.kernel_id = self.kernel_id or kw.pop("kernel_id", None) or os.urandom(16).hex()
-            self.provisioner = ForkingProvisioner(kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self)
-        return await super()._async_pre_start_kernel(**kw)
+    @default("kernel_spec_manager")
+    def _forking_kernel_spec_manager(self) -> KernelSpecManager:
+        return ForkingKernelSpecManager(data_dir=self.data_dir)

@@ -19,7 +19,7 @@ from .errors import ProgramDataError
 from .model import Program
 from .years import era_label
 
-__all__ = ["read_yaml", "load_program", "load_programs", "load_cycle", "load_cycles", "program_path", "Loaded"]
+__all__ = ["read_yaml", "load_program", "load_programs", "load_cycle", "load_cycles", "program_path", "programs_dir", "Loaded"]
 
 _MAX_SHOWN = 60
 
@@ -46,10 +46,14 @@ _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _c
 def read_yaml(path: str | Path) -> dict:
     """The top-level mapping of a YAML file; malformed, empty or non-mapping files raise ProgramDataError."""
     path = Path(path)
+    if path.exists() and not path.is_file():  # a folder, or a FIFO that would block the read
+        raise ProgramDataError(str(path), "", "expected a regular file")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ProgramDataError(str(path), "", "file not found") from None
+    except OSError as exc:
+        raise ProgramDataError(str(path), "", f"cannot read the file ({exc.strerror or exc})") from None
     except UnicodeDecodeError as exc:
         raise ProgramDataError(str(path), "", f"expected UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
@@ -172,10 +176,11 @@ def load_program(path: str | Path) -> Program:
 
 def program_path(data_dir: str | Path, program_id: str) -> Path:
     """Where the contract puts a program's file (``data/programs/<id>.yaml``)."""
-    return _programs_dir(data_dir) / f"{program_id}.yaml"
+    return programs_dir(data_dir) / f"{program_id}.yaml"
 
 
-def _programs_dir(data_dir: str | Path) -> Path:
+def programs_dir(data_dir: str | Path) -> Path:
+    """``data_dir/programs`` when it exists, else ``data_dir`` itself."""
     data_dir = Path(data_dir)
     return data_dir / "programs" if (data_dir / "programs").is_dir() else data_dir
 
@@ -191,7 +196,7 @@ def load_programs(data_dir: str | Path) -> Loaded:
     """Load every ``*.yaml`` under ``data_dir/programs`` (or ``data_dir``); a bad file never stops the others."""
     programs: dict[str, Program] = {}
     errors: list[ProgramDataError] = []
-    for path in sorted(_programs_dir(data_dir).glob("*.yaml")):
+    for path in sorted(programs_dir(data_dir).glob("*.yaml")):
         try:
             program = load_program(path)
         except ProgramDataError as exc:

@@ -1,0 +1,94 @@
+"""What a batch remembers between runs, typed: each program file's sheet years and each card's outcome.
+
+One JSON file in the batch's state folder.  A cache that cannot be read, or
+that has another shape or version, is discarded (with one warning line) and
+rebuilt: it only ever saves work, it never decides what is true.  Kept free
+of heavy imports: the batch's no-change path uses it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .iorw import write_atomic
+
+__all__ = ["CACHE_VERSION", "ProgramEntry", "CardEntry", "Cache", "json_safe"]
+
+CACHE_VERSION = 2
+
+
+def json_safe(value: Any) -> Any:
+    """Plain JSON: non-finite numbers become ``None`` (undefined), numpy scalars Python numbers."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+@dataclass
+class ProgramEntry:
+    """A program file as last read: its digest, the years it has sheets for (None: unreadable), its error."""
+
+    digest: str
+    years: list[int] | None
+    error: str | None
+
+
+@dataclass
+class CardEntry:
+    """The last outcome of one card (``<year>/<program id>``) and what the indexes show of it."""
+
+    fingerprint: str
+    ok: bool
+    error: str | None = None
+    seconds: float = 0.0
+    record: dict[str, Any] = field(default_factory=dict)  # the program's identity and status, from its scraps
+    rows: list[dict[str, Any]] = field(default_factory=list)  # its summary.csv rows
+    failed_href: str | None = None  # the page showing the failing cell, when there is one
+
+
+@dataclass
+class Cache:
+    programs: dict[str, ProgramEntry] = field(default_factory=dict)  # by program file path
+    cards: dict[str, CardEntry] = field(default_factory=dict)  # by card key
+
+    @classmethod
+    def load(cls, path: Path, warn: Callable[[str], Any] = lambda message: None) -> "Cache":
+        """The cache at ``path``; an empty one when it is missing, unreadable or of another shape."""
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return cls()
+        except OSError as exc:
+            warn(f"{path}: cannot read the cache ({exc.strerror}); rebuilding it")
+            return cls()
+        try:
+            data = json.loads(text)
+            if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
+                raise ValueError("another version")
+            return cls(
+                programs={str(k): ProgramEntry(**v) for k, v in data["programs"].items()},
+                cards={str(k): CardEntry(**v) for k, v in data["cards"].items()},
+            )
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            warn(f"{path}: discarding a cache of another version or shape ({exc}); rebuilding it")
+            return cls()
+
+    def save(self, path: Path) -> None:
+        data = {
+            "version": CACHE_VERSION,
+            "programs": {k: asdict(v) for k, v in self.programs.items()},
+            "cards": {k: asdict(v) for k, v in self.cards.items()},
+        }
+        write_atomic(path, json.dumps(json_safe(data), ensure_ascii=False, allow_nan=False))
