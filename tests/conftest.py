@@ -58,6 +58,15 @@ def copy_project(dest: Path) -> Path:
     return dest
 
 
+def own_notebook(project: Path, program_id: str, code: str) -> None:
+    """Give ``program_id`` a notebook of its own: the template with ``code`` run after the setup cell."""
+    import nbformat
+
+    nb = nbformat.read(str(project / "notebooks/report_card.ipynb"), as_version=4)
+    nb.cells.insert(3, nbformat.v4.new_code_cell(code))
+    nbformat.write(nb, str(project / f"notebooks/{program_id}.ipynb"))
+
+
 def run_cli(project: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     """``python run_all.py`` in ``project``, for real: papermill, kernels, nbconvert."""
     return subprocess.run(

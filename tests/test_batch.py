@@ -9,14 +9,7 @@ import pytest
 
 from evalkit.execute import ParameterError, check_parameters
 
-from conftest import ROOT, copy_project, run_cli
-
-
-def own_notebook(project, program_id: str, code: str) -> None:
-    """Give ``program_id`` a notebook of its own: the template with ``code`` run after the setup cell."""
-    nb = nbformat.read(str(project / "notebooks/report_card.ipynb"), as_version=4)
-    nb.cells.insert(3, nbformat.v4.new_code_cell(code))
-    nbformat.write(nb, str(project / f"notebooks/{program_id}.ipynb"))
+from conftest import ROOT, copy_project, own_notebook, run_cli
 
 
 def test_batch_lifecycle(tmp_path):

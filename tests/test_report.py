@@ -11,7 +11,7 @@ import evalkit
 from evalkit import scraps
 from evalkit.export import notebook_to_html
 
-from conftest import ROOT, XSS_NAME
+from conftest import ROOT, XSS_NAME, copy_project, own_notebook, run_cli
 
 SECTIONS = ["1 事業概要", "2 事業の実施体制", "3 事業の目的", "4 成果指標", "5 事業のふりかえり", "6 課題分析", "7 おわりに"]
 SAMPLES = [(2023, "chiiki-kyosei"), (2019, "shinjo-gomi-shuseki-hojo"), (2019, "kakogawa-shogaisha-sports"), (2017, "morioka-toshi-koen")]
@@ -128,3 +128,24 @@ def test_chart_alt_text_states_the_numbers(root):
     alt = charts.indicator_alt_text(card.program.indicators[0], card.assessment.iloc[0], card.cutoff)
     for part in ("R3 65", "R4 87", "R5 92", "R8 102", "者"):
         assert part in alt
+
+
+PYPLOT_CELL = """\
+import matplotlib.pyplot as plt
+plt.figure(figsize=(4, 2))
+plt.bar(["a", "b"], [3, 5])
+plt.title("analyst chart")
+plt.show()"""
+
+
+@pytest.mark.parametrize("kernels", ["forked", "fresh"])
+def test_a_pyplot_cell_in_a_program_notebook_shows_on_its_card(tmp_path, kernels):
+    """evalkit leaves matplotlib's backend alone: an analyst's own pyplot chart reaches the card inline."""
+    project = copy_project(tmp_path)
+    own_notebook(project, "kakogawa-shogaisha-sports", PYPLOT_CELL)  # no indicators: evalkit draws no chart of its own
+    args = ["--program", "kakogawa-shogaisha-sports", "--quiet"] + (["--fresh-kernels"] if kernels == "fresh" else [])
+    result = run_cli(project, *args)
+    assert result.returncode == 0, result.stderr
+    page = (project / "outputs/2019/kakogawa-shogaisha-sports.html").read_text(encoding="utf-8")
+    images = re.findall(r"<img [^>]*>", page)
+    assert len(images) == 1 and 'src="data:image/png;base64,' in images[0]

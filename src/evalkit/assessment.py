@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import Iterable
 
 import pandas as pd
 
@@ -23,7 +24,11 @@ __all__ = [
     "ASSESSMENT_COLUMNS",
     "ACHIEVEMENT_COLUMNS",
     "IndicatorAssessment",
+    "applied_thresholds",
     "assess_indicator",
+    "assess_indicators",
+    "assessment_frame",
+    "cutoff_year",
     "assess",
     "achievement_rate",
     "achievements",
@@ -54,6 +59,7 @@ ASSESSMENT_COLUMNS = [
     "achievement", "progress", "elapsed", "cagr_observed", "cagr_required",
     "pace", "projected", "status", "status_label", "score",
 ]
+_TEXT_COLUMNS = frozenset({"indicator_id", "name", "unit", "direction", "kind", "status", "status_label"})
 ACHIEVEMENT_COLUMNS = ["indicator_id", "year", "actual", "target_year", "target", "achievement"]
 
 
@@ -69,7 +75,20 @@ def cagr(value: float, base: float, year: float, base_year: float) -> float:
     exponent = 1.0 / (year - base_year)
     if ratio < 0 and not exponent.is_integer():
         return NAN  # an even or fractional root of a negative ratio: no real growth rate
-    return ratio**exponent - 1.0
+    return _finite(_power(ratio, exponent) - 1.0)
+
+
+def _finite(value: float) -> float:
+    """A measure that is not a finite number (it overflowed) is undefined: NaN, never infinite."""
+    return value if math.isfinite(value) else NAN
+
+
+def _power(base: float, exponent: float) -> float:
+    """``base ** exponent``, NaN where it overflows (float powers raise instead of giving inf)."""
+    try:
+        return _finite(base**exponent)
+    except OverflowError:
+        return NAN
 
 
 def limit_coefficient(base: float, limit: float | None) -> float:
@@ -102,8 +121,18 @@ def achievement_rate(actual: float | None, target: float | None, direction: str)
 
 @dataclass(frozen=True)
 class IndicatorAssessment:
-    """One indicator's measures in one cycle; field names are the assessment columns."""
+    """One indicator's measures in one cycle, with what produced its status.
 
+    The first fields are exactly the assessment columns (:data:`ASSESSMENT_COLUMNS`);
+    the last say which method and thresholds were applied, so that every
+    consumer (explanation, charts, analyses, scraps) states the same judgement.
+    """
+
+    indicator_id: str
+    name: str
+    unit: str
+    direction: str
+    kind: str
     base_year: int | None
     base: float
     current_year: int | None
@@ -120,6 +149,16 @@ class IndicatorAssessment:
     status: str
     status_label: str
     score: float
+    method: int  # 2 with a final target (pace against the required growth), else 1 (growth alone)
+    limit: float | None  # the indicator's natural limit (method 1 only scales by it)
+    coefficient: float  # the limit coefficient c applied to method 1's thresholds (1 without a limit)
+    substantial_threshold: float  # the pace at or above which the status is 順調, as applied
+    moderate_threshold: float  # the pace at or above which it is 概ね順調, as applied
+
+    def columns(self) -> dict[str, object]:
+        """The assessment columns only (one row of :func:`assess`)."""
+        values = asdict(self)
+        return {column: values[column] for column in ASSESSMENT_COLUMNS}
 
 
 def actuals(indicator: Indicator, cutoff: int) -> dict[int, float]:
@@ -140,13 +179,17 @@ def _final_target(observations: dict[int, Observation]) -> tuple[int, float] | N
     return (max(years), observations[max(years)].target) if years else None
 
 
+def applied_thresholds(method: int, coefficient: float, th: Thresholds) -> tuple[float, float]:
+    """(順調, 概ね順調) pace thresholds: method 2 as configured, method 1 scaled by the limit coefficient."""
+    if method == 2:
+        return th.substantial, th.moderate
+    return th.method1_substantial * coefficient, th.method1_moderate * coefficient
+
+
 def _status(pace: float, method: int, coefficient: float, th: Thresholds) -> str:
     if math.isnan(pace):
         return "not_available"
-    if method == 2:
-        high, med = th.substantial, th.moderate
-    else:
-        high, med = th.method1_substantial * coefficient, th.method1_moderate * coefficient
+    high, med = applied_thresholds(method, coefficient, th)
     if pace >= high:
         return "substantial_progress"
     if pace >= med:
@@ -193,14 +236,14 @@ def assess_indicator(
     achievement = NAN
     if current:
         nxt = _next_target(indicator.observations, t)
-        achievement = achievement_rate(v, nxt[1] if nxt else None, indicator.direction)
+        achievement = _finite(achievement_rate(v, nxt[1] if nxt else None, indicator.direction))
 
     progress = elapsed = cagr_obs = cagr_req = pace = projected = NAN
     method = 2 if final else 1
-    coefficient = 1.0
+    coefficient = 1.0 if final else limit_coefficient(v0, indicator.limit) if base else 1.0
     if current and base:
         if final and target != v0:
-            progress = (v - v0) / (target - v0)
+            progress = _finite((v - v0) / (target - v0))
         if final and tau != t0:
             elapsed = (t - t0) / (tau - t0)
         sign = -1 if v0 < 0 else 1
@@ -212,13 +255,11 @@ def assess_indicator(
             growth_target = ZERO_REPLACEMENT if target == 0 else target
             cagr_req = cagr(growth_target, growth_base, tau, t0)
             if _defined(cagr_obs) and _defined(cagr_req) and cagr_req != 0:
-                pace = sign * d * cagr_obs / abs(cagr_req)
+                pace = _finite(sign * d * cagr_obs / abs(cagr_req))
             if _defined(cagr_obs):
-                projected = v * (1 + cagr_obs) ** (tau - t)
-        else:
-            coefficient = limit_coefficient(v0, indicator.limit)
-            if _defined(cagr_obs):
-                pace = sign * d * cagr_obs
+                projected = _finite(v * _power(1 + cagr_obs, tau - t))
+        elif _defined(cagr_obs):
+            pace = sign * d * cagr_obs
 
     achieved = bool(current and final and (v >= target if d == 1 else v <= target))
     if achieved:
@@ -226,12 +267,37 @@ def assess_indicator(
     else:
         status = _status(pace, method, coefficient, th)
         score = _score(pace, method, coefficient, th)
+    high, moderate = applied_thresholds(method, coefficient, th)
     return IndicatorAssessment(
+        indicator_id=indicator.id, name=indicator.name, unit=indicator.unit, direction=indicator.direction, kind=indicator.kind,
         base_year=t0, base=v0, current_year=t, current=v, target_year=tau, target=target,
         achievement=achievement, progress=progress, elapsed=elapsed,
         cagr_observed=cagr_obs, cagr_required=cagr_req, pace=pace, projected=projected,
         status=status, status_label=STATUS_LABELS[status], score=score,
+        method=method, limit=indicator.limit, coefficient=coefficient,
+        substantial_threshold=high, moderate_threshold=moderate,
     )
+
+
+def cutoff_year(fiscal_year: int | str, results_lag: int = 1) -> int:
+    """C = E − results_lag: the last results year a cycle uses; ``fiscal_year`` in any notation."""
+    return to_fiscal_year(fiscal_year) - int(results_lag)
+
+
+def assess_indicators(
+    program: Program, fiscal_year: int | str, results_lag: int = 1, thresholds: Thresholds | None = None
+) -> dict[str, IndicatorAssessment]:
+    """Each indicator's :class:`IndicatorAssessment` by indicator id, in the file's order."""
+    cutoff = cutoff_year(fiscal_year, results_lag)
+    return {indicator.id: assess_indicator(indicator, cutoff, thresholds) for indicator in program.indicators}
+
+
+def assessment_frame(measures: Iterable[IndicatorAssessment]) -> pd.DataFrame:
+    """The assessment table: one row per indicator, exactly :data:`ASSESSMENT_COLUMNS`."""
+    frame = pd.DataFrame([m.columns() for m in measures], columns=ASSESSMENT_COLUMNS)
+    numeric = [c for c in ASSESSMENT_COLUMNS if c not in _TEXT_COLUMNS]
+    frame[numeric] = frame[numeric].apply(pd.to_numeric)
+    return frame
 
 
 def assess(
@@ -243,29 +309,12 @@ def assess(
     The cut-off year is ``fiscal_year - results_lag``: later actuals are
     ignored so that any past cycle regenerates exactly from today's file.
     """
-    cutoff = to_fiscal_year(fiscal_year) - int(results_lag)
-    rows = []
-    for indicator in program.indicators:
-        measures = asdict(assess_indicator(indicator, cutoff, thresholds))
-        rows.append(
-            {
-                "indicator_id": indicator.id,
-                "name": indicator.name,
-                "unit": indicator.unit,
-                "direction": indicator.direction,
-                "kind": indicator.kind,
-                **measures,
-            }
-        )
-    frame = pd.DataFrame(rows, columns=ASSESSMENT_COLUMNS)
-    numeric = [c for c in ASSESSMENT_COLUMNS if c not in {"indicator_id", "name", "unit", "direction", "kind", "status", "status_label"}]
-    frame[numeric] = frame[numeric].apply(pd.to_numeric)
-    return frame
+    return assessment_frame(assess_indicators(program, fiscal_year, results_lag, thresholds).values())
 
 
 def achievements(program: Program, fiscal_year: int | str, results_lag: int = 1) -> pd.DataFrame:
     """達成率 per actual year ≤ the cut-off, against that year's target or else the next one."""
-    cutoff = to_fiscal_year(fiscal_year) - int(results_lag)
+    cutoff = cutoff_year(fiscal_year, results_lag)
     rows = []
     for indicator in program.indicators:
         for year, actual in actuals(indicator, cutoff).items():
@@ -277,7 +326,7 @@ def achievements(program: Program, fiscal_year: int | str, results_lag: int = 1)
                     "actual": actual,
                     "target_year": nxt[0] if nxt else None,
                     "target": nxt[1] if nxt else NAN,
-                    "achievement": achievement_rate(actual, nxt[1] if nxt else None, indicator.direction),
+                    "achievement": _finite(achievement_rate(actual, nxt[1] if nxt else None, indicator.direction)),
                 }
             )
     frame = pd.DataFrame(rows, columns=ACHIEVEMENT_COLUMNS)

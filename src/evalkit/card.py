@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from .assessment import achievements, assess, program_status
+from .assessment import IndicatorAssessment, achievements, assess_indicators, assessment_frame, program_status
 from .costs import CostSummary, cost_summary
 from .cycle import Rating, Thresholds, grade
 from .loader import load_program, program_path
@@ -24,10 +25,13 @@ __all__ = ["ReportCard", "build_card", "load_card"]
 
 @dataclass(frozen=True)
 class ReportCard:
+    """One card.  ``measures`` is the typed assessment by indicator id: every section, chart
+    and scrap reads it by id, so an indicator's numbers can never land on another's row."""
+
     program: Program
     fiscal_year: int
     results_lag: int
-    assessment: pd.DataFrame
+    measures: dict[str, IndicatorAssessment]
     achievements: pd.DataFrame
     status: str
     costs: CostSummary | None
@@ -36,6 +40,11 @@ class ReportCard:
     title: str | None = None
     data_file: str | None = None
     generated_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+    @cached_property
+    def assessment(self) -> pd.DataFrame:
+        """The measures as the spec's assessment table (one row per indicator, in the file's order)."""
+        return assessment_frame(self.measures.values())
 
     @property
     def cutoff(self) -> int:
@@ -51,12 +60,11 @@ class ReportCard:
     def has_sheet(self) -> bool:
         return self.fiscal_year in self.program.sheets
 
-    def grades(self) -> pd.Series:
-        """Per-indicator grade from the cycle's rating bands (None when no rating is configured)."""
+    def grade(self, indicator_id: str) -> str | None:
+        """The indicator's grade from the cycle's rating bands (None when no rating is configured)."""
         if self.rating is None:
-            return pd.Series([None] * len(self.assessment), index=self.assessment.index, dtype=object)
-        values = self.assessment[self.rating.measure]
-        return values.map(lambda v: grade(self.rating, v))
+            return None
+        return grade(self.rating, getattr(self.measures[indicator_id], self.rating.measure))
 
 
 def _as_model(model: type, value: Any) -> Any:
@@ -79,16 +87,17 @@ def build_card(
     """Compute a card from an already loaded program (pure apart from the timestamp)."""
     rating = _as_model(Rating, rating)
     thresholds = _as_model(Thresholds, thresholds)
-    frame = assess(program, fiscal_year, results_lag, thresholds)
+    measures = assess_indicators(program, fiscal_year, results_lag, thresholds)
+    frame = assessment_frame(measures.values())
     sheet = program.sheet(fiscal_year)
     return ReportCard(
         program=program,
         fiscal_year=int(fiscal_year),
         results_lag=int(results_lag),
-        assessment=frame,
+        measures=measures,
         achievements=achievements(program, fiscal_year, results_lag),
         status=program_status(frame),
-        costs=cost_summary(sheet.costs if sheet else None, frame),
+        costs=cost_summary(sheet.costs if sheet else None, measures.values()),
         rating=rating,
         thresholds=thresholds or Thresholds(),
         title=title or None,

@@ -1,7 +1,10 @@
 """Charts for the report card (seaborn on matplotlib), with alt text that states the numbers.
 
 Figures are built with ``matplotlib.figure.Figure`` rather than pyplot, so no
-global figure state leaks between cells and nothing is shown twice in Jupyter.
+global figure state leaks between cells, nothing is shown twice in Jupyter,
+and evalkit never touches matplotlib's backend: a pyplot chart that an
+analyst adds to a program's notebook shows inline as usual.  Text from data
+files is drawn literally (no mathtext: ``$`` in a unit is a dollar sign).
 Japanese glyphs come from the IPAex Gothic font that ``matplotlib-fontja`` ships.
 """
 
@@ -15,18 +18,15 @@ from html import escape
 from typing import Iterator
 
 import matplotlib
+import matplotlib_fontja  # noqa: F401  (registers IPAexGothic with matplotlib)
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-matplotlib.use("Agg")  # files only; the notebook embeds PNGs itself
-
-import matplotlib_fontja  # noqa: E402,F401  (registers IPAexGothic with matplotlib)
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
-
-from . import fmt  # noqa: E402
-from .assessment import STATUS_LABELS, actuals  # noqa: E402
-from .model import Indicator  # noqa: E402
+from . import fmt
+from .assessment import STATUS_LABELS, IndicatorAssessment, actuals
+from .model import Indicator
 
 __all__ = ["JAPANESE_FONT", "indicator_chart", "indicator_alt_text", "status_chart", "status_alt_text", "figure_img"]
 
@@ -45,7 +45,7 @@ ACTUAL_COLOUR, TARGET_COLOUR, PATH_COLOUR = "#1f4e99", "#c0392b", "#7f8c8d"
 @contextmanager
 def _style() -> Iterator[None]:
     with sns.axes_style("whitegrid"), matplotlib.rc_context(
-        {"font.family": JAPANESE_FONT, "axes.unicode_minus": False, "font.size": 10}
+        {"font.family": JAPANESE_FONT, "axes.unicode_minus": False, "font.size": 10, "text.parse_math": False}
     ):
         yield
 
@@ -58,25 +58,27 @@ def _series(indicator: Indicator, cutoff: int) -> tuple[pd.DataFrame, pd.DataFra
     return actual, target
 
 
-def _required_path(row: pd.Series) -> pd.DataFrame:
+def _required_path(m: IndicatorAssessment) -> pd.DataFrame:
     """Base to final target at the required yearly growth (a straight line where growth is undefined)."""
-    if fmt.is_missing(row["base_year"]) or fmt.is_missing(row["target_year"]) or row["target_year"] <= row["base_year"]:
+    if m.base_year is None or m.target_year is None or m.target_year <= m.base_year:
         return pd.DataFrame(columns=["year", "value"])
-    t0, tau = int(row["base_year"]), int(row["target_year"])
-    v0, target, rate = float(row["base"]), float(row["target"]), row["cagr_required"]
+    t0, tau = m.base_year, m.target_year
+    v0, target, rate = m.base, m.target, m.cagr_required
     years = list(range(t0, tau + 1))
     if fmt.is_missing(rate) or v0 == 0:
         values = [v0 + (target - v0) * (y - t0) / (tau - t0) for y in years]
     else:
         values = [v0 * (1 + rate) ** (y - t0) for y in years]
         values[-1] = target
+    if not all(math.isfinite(v) for v in values):
+        return pd.DataFrame(columns=["year", "value"])
     return pd.DataFrame({"year": years, "value": values})
 
 
-def indicator_chart(indicator: Indicator, row: pd.Series, cutoff: int) -> Figure:
+def indicator_chart(indicator: Indicator, m: IndicatorAssessment, cutoff: int) -> Figure:
     """Actuals (solid, labelled), targets (diamonds), the required path (dashed), the cut-off year marked."""
     actual, target = _series(indicator, cutoff)
-    path = _required_path(row)
+    path = _required_path(m)
     with _style():
         fig = Figure(figsize=(7.0, 3.2), dpi=100, layout="constrained")
         ax = fig.subplots()
@@ -106,14 +108,14 @@ def indicator_chart(indicator: Indicator, row: pd.Series, cutoff: int) -> Figure
     return fig
 
 
-def indicator_alt_text(indicator: Indicator, row: pd.Series, cutoff: int) -> str:
+def indicator_alt_text(indicator: Indicator, m: IndicatorAssessment, cutoff: int) -> str:
     """The chart in words, numbers included, for screen readers and broken images."""
     actual, target = _series(indicator, cutoff)
     parts = [f"{indicator.name}（単位：{indicator.unit}）の推移。"]
     parts.append("実績：" + ("、".join(f"{fmt.year_short(y)} {fmt.number(v)}" for y, v in actual.itertuples(index=False)) or "なし") + "。")
     parts.append("目標：" + ("、".join(f"{fmt.year_short(y)} {fmt.number(v)}" for y, v in target.itertuples(index=False)) or "なし") + "。")
-    if not fmt.is_missing(row["base_year"]) and not fmt.is_missing(row["target_year"]):
-        parts.append(f"破線は基準年度{fmt.year_short(row['base_year'])}から最終目標年度{fmt.year_short(row['target_year'])}までの必要な経路。")
+    if m.base_year is not None and m.target_year is not None:
+        parts.append(f"破線は基準年度{fmt.year_short(m.base_year)}から最終目標年度{fmt.year_short(m.target_year)}までの必要な経路。")
     parts.append(f"点線は評価対象年度{fmt.year_short(cutoff)}。")
     return "".join(parts)
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Iterable
 
 import pandas as pd
 
+from .assessment import IndicatorAssessment
 from .model import Costs
 
 __all__ = ["CostSummary", "cost_summary"]
@@ -41,9 +43,19 @@ def _value(x: float | None) -> float:
     return math.nan if x is None else float(x)
 
 
-def cost_summary(costs: Costs | None, assessment: pd.DataFrame) -> CostSummary | None:
+def _first_outcome(assessment: pd.DataFrame | Iterable[IndicatorAssessment]) -> tuple[str, str, float] | None:
+    """(unit, name, current actual) of the first outcome indicator."""
+    rows = assessment.to_dict("records") if isinstance(assessment, pd.DataFrame) else [m.columns() for m in assessment]
+    for row in rows:
+        if row["kind"] == "outcome":
+            return str(row["unit"]), str(row["name"]), float(row["current"])
+    return None
+
+
+def cost_summary(costs: Costs | None, assessment: pd.DataFrame | Iterable[IndicatorAssessment]) -> CostSummary | None:
     """Total = 事業費 + 人件費; unit = total ÷ the current actual of the first outcome indicator.
 
+    ``assessment`` is the assessment table or the card's typed measures.
     ``None`` when the sheet gives no costs.  The total is undefined when either
     part is missing; the unit cost when the total is, or the actual is 0 or missing.
     """
@@ -51,15 +63,14 @@ def cost_summary(costs: Costs | None, assessment: pd.DataFrame) -> CostSummary |
         return None
     business, personnel = _value(costs.business_cost), _value(costs.personnel_cost)
     total = business + personnel  # NaN propagates when a part is missing
-    outcomes = assessment[assessment["kind"] == "outcome"]
+    first = _first_outcome(assessment)
     per_unit = per_indicator = None
     unit_cost = math.nan
-    if not outcomes.empty:
-        first = outcomes.iloc[0]
-        per_unit, per_indicator = str(first["unit"]), str(first["name"])
-        current = float(first["current"])
-        if not math.isnan(current) and current != 0 and not math.isnan(total):
+    if first is not None:
+        per_unit, per_indicator, current = first
+        if math.isfinite(current) and current != 0 and math.isfinite(total):
             unit_cost = total / current
+            unit_cost = unit_cost if math.isfinite(unit_cost) else math.nan
     return CostSummary(
         year=costs.year, unit=costs.unit, business_cost=business, personnel_cost=personnel,
         total_cost=total, unit_cost=unit_cost, per_unit=per_unit, per_indicator=per_indicator,

@@ -25,14 +25,15 @@ def target_gaps(card: ReportCard) -> pd.DataFrame:
     """Per indicator and target after the current year: the linear yearly change still needed,
     against the yearly change so far (base to current), signed so that positive is good."""
     rows = []
-    for indicator, (_, row) in zip(card.program.indicators, card.assessment.iterrows()):
-        if fmt.is_missing(row["current"]):
+    for indicator in card.program.indicators:
+        m = card.measures[indicator.id]
+        if m.current_year is None:
             continue
-        t, v = int(row["current_year"]), float(row["current"])
+        t, v = m.current_year, m.current
         d = 1 if indicator.direction == "up" else -1
         observed = math.nan
-        if not fmt.is_missing(row["base_year"]) and row["current_year"] > row["base_year"]:
-            observed = d * (v - row["base"]) / (t - row["base_year"])
+        if m.base_year is not None and t > m.base_year:
+            observed = d * (v - m.base) / (t - m.base_year)
         for year, obs in sorted(indicator.observations.items()):
             if obs.target is None or year <= t:
                 continue

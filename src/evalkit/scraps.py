@@ -12,22 +12,16 @@ from typing import Any
 
 import pandas as pd
 
+from .cache import json_safe
 from .card import ReportCard
 
-__all__ = ["SCRAP_NAMES", "record", "read", "from_node", "index_record", "summary_rows"]
+__all__ = ["SCRAP_NAMES", "INDICATOR_FIELDS", "record", "read", "from_node", "index_record", "summary_rows"]
 
 SCRAP_NAMES = ("program", "program_status", "assessment", "indicators")
 
 
-def _plain(value: Any) -> Any:
-    """JSON-safe: NaN -> None, numpy scalars -> Python numbers."""
-    if value is None:
-        return None
-    if isinstance(value, float) and value != value:
-        return None
-    if hasattr(value, "item"):
-        return _plain(value.item())
-    return value
+#: what the index shows of each indicator (recorded by indicator id, in the file's order)
+INDICATOR_FIELDS = ("indicator_id", "name", "unit", "kind", "status", "status_label", "current", "target", "achievement", "progress", "score")
 
 
 def record(card: ReportCard) -> None:
@@ -43,8 +37,8 @@ def record(card: ReportCard) -> None:
     sb.glue("program_status", card.status)
     sb.glue("assessment", card.assessment, encoder="pandas")
     sb.glue("indicators", [
-        {key: _plain(row[key]) for key in ("indicator_id", "name", "unit", "kind", "status", "status_label", "current", "target", "achievement", "progress", "score")}
-        for _, row in card.assessment.iterrows()
+        json_safe({key: getattr(card.measures[indicator.id], key) for key in INDICATOR_FIELDS})
+        for indicator in program.indicators
     ])
 
 
@@ -80,4 +74,4 @@ def summary_rows(scraps: dict[str, Any]) -> list[dict[str, Any]]:
     frame = scraps["assessment"]
     identity = {"fiscal_year": program["fiscal_year"], "program_id": program["id"], "program_name": program["name"],
                 "organization": program["organization"], "section": program["section"], "program_status": scraps["program_status"]}
-    return [{**identity, **{k: _plain(v) for k, v in row.items()}} for row in frame.to_dict("records")]
+    return [{**identity, **json_safe(row)} for row in frame.to_dict("records")]

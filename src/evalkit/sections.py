@@ -18,6 +18,7 @@ from . import __version__, charts, fmt
 from .assessment import STATUS_LABELS
 from .card import ReportCard
 from .explain import explain
+from .model import Indicator
 from .years import era_and_western, era_label
 
 __all__ = [
@@ -73,9 +74,8 @@ def purpose(card: ReportCard) -> HTML:
     return _html("purpose.html.j2", purpose=card.program.purpose, work_items=card.program.work_items)
 
 
-def _year_table(card: ReportCard, indicator_index: int) -> list[dict]:
+def _year_table(card: ReportCard, indicator: Indicator) -> list[dict]:
     """Columns of the 実績 / 目標 / 達成率 table: every year with an actual ≤ C or a target."""
-    indicator = card.program.indicators[indicator_index]
     rates = card.achievements[card.achievements.indicator_id == indicator.id].set_index("year")["achievement"]
     columns = []
     for year, obs in sorted(indicator.observations.items()):
@@ -98,11 +98,10 @@ def _year_table(card: ReportCard, indicator_index: int) -> list[dict]:
 def indicators(card: ReportCard) -> HTML:
     """4 成果指標: per indicator its rationale, year table, chart, measures, badge and explanation."""
     items = []
-    grades = card.grades()
-    for i, indicator in enumerate(card.program.indicators):
-        row = card.assessment.iloc[i]
-        fig = charts.indicator_chart(indicator, row, card.cutoff)
-        chart = charts.figure_img(fig, charts.indicator_alt_text(indicator, row, card.cutoff))
+    for indicator in card.program.indicators:
+        m = card.measures[indicator.id]
+        fig = charts.indicator_chart(indicator, m, card.cutoff)
+        chart = charts.figure_img(fig, charts.indicator_alt_text(indicator, m, card.cutoff))
         items.append(
             {
                 "id": indicator.id,
@@ -111,12 +110,12 @@ def indicators(card: ReportCard) -> HTML:
                 "direction": indicator.direction,
                 "kind": indicator.kind,
                 "rationale": indicator.rationale,
-                "table": _year_table(card, i),
+                "table": _year_table(card, indicator),
                 "chart": Markup(chart),
-                "row": row,
-                "pace": fmt.MISSING if fmt.is_missing(row["pace"]) else f"{row['pace']:.2f}",
-                "grade": grades.iloc[i],
-                "explanation": explain(row, card.thresholds),
+                "row": m,
+                "pace": fmt.MISSING if fmt.is_missing(m.pace) else f"{m.pace:.2f}",
+                "grade": card.grade(indicator.id),
+                "explanation": explain(m),
             }
         )
     return _html("indicators.html.j2", indicators=items, cutoff_short=era_label(card.cutoff))

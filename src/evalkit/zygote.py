@@ -25,6 +25,9 @@ __all__ = ["main"]
 
 _children: set[int] = set()
 
+#: the backend ipykernel's kernel app selects when the environment names none
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+
 
 def _reap(signum: int, frame: object) -> None:
     """Collect exited kernels so that their pids disappear (the worker polls them with kill 0)."""
@@ -36,6 +39,20 @@ def _reap(signum: int, frame: object) -> None:
         if pid == 0:
             return
         _children.discard(pid)
+
+
+def _matplotlib_follows_environment() -> None:
+    """Give the preloaded matplotlib the backend a fresh kernel's would have.
+
+    A fresh kernel's matplotlib reads ``MPLBACKEND`` when it is imported, after
+    ipykernel has set it to the inline backend (unless the environment names
+    one); here matplotlib was imported before, in the zygote, so the same
+    default is applied now.  A pyplot chart in a cell then shows inline.
+    """
+    os.environ.setdefault("MPLBACKEND", INLINE_BACKEND)
+    matplotlib = sys.modules.get("matplotlib")
+    if matplotlib is not None:
+        matplotlib.rcParams["backend"] = os.environ["MPLBACKEND"]
 
 
 def _become_kernel(request: dict[str, Any], reply_fd: int) -> None:
@@ -54,6 +71,7 @@ def _become_kernel(request: dict[str, Any], reply_fd: int) -> None:
         os.environ.update(request.get("env") or {})
         parent = str(os.getppid())
         os.environ["JPY_PARENT_PID"] = parent
+        _matplotlib_follows_environment()
         if request.get("cwd"):
             os.chdir(request["cwd"])
         # ipykernel read JPY_PARENT_PID when the zygote imported it, so name the parent explicitly:
