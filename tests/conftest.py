@@ -67,11 +67,11 @@ def own_notebook(project: Path, program_id: str, code: str) -> None:
     nbformat.write(nb, str(project / f"notebooks/{program_id}.ipynb"))
 
 
-def run_cli(project: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    """``python run_all.py`` in ``project``, for real: papermill, kernels, nbconvert."""
+def run_cli(project: Path, *args: str, timeout: float = 600, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``python run_all.py`` in ``project``, for real: papermill, kernels, nbconvert (``env``: extra variables)."""
     return subprocess.run(
         [sys.executable, str(ROOT / "run_all.py"), *args],
-        cwd=project, capture_output=True, text=True, timeout=timeout,
+        cwd=project, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})},
     )
 
 

@@ -199,21 +199,25 @@ def _status(pace: float, method: int, coefficient: float, th: Thresholds) -> str
     return "deterioration"
 
 
-def _score(pace: float, method: int, coefficient: float, th: Thresholds) -> float:
-    """Spec, Score: piecewise-linear in the pace value, clipped to [-5, 5]."""
+def _score(pace: float, method: int, coefficient: float) -> float:
+    """Spec, Score: piecewise-linear in the pace value, clipped to [-5, 5].
+
+    The breakpoints are the method's own (0.6; 0.015·c and 0.005·c), not a
+    cycle's overridden status thresholds: scores stay comparable across cycles.
+    """
     if math.isnan(pace):
         return NAN
     if method == 2:
-        if pace >= th.moderate:
+        if pace >= 0.6:
             return min(7.1429 * pace - 4.2857, 5.0)
         return max(4.1667 * pace - 2.5, -5.0)
     if pace < 0:
         return max(125 * pace - 2.5, -5.0)
     if coefficient == 0:
         return 5.0
-    if pace >= th.method1_substantial * coefficient:
+    if pace >= 0.015 * coefficient:
         return min(500 * pace / coefficient - 5, 5.0)
-    if pace >= th.method1_moderate * coefficient:
+    if pace >= 0.005 * coefficient:
         return 250 * pace / coefficient - 1.25
     return 500 * pace / coefficient - 2.5
 
@@ -266,7 +270,7 @@ def assess_indicator(
         status, score = "target_achieved", 5.0
     else:
         status = _status(pace, method, coefficient, th)
-        score = _score(pace, method, coefficient, th)
+        score = _score(pace, method, coefficient)
     high, moderate = applied_thresholds(method, coefficient, th)
     return IndicatorAssessment(
         indicator_id=indicator.id, name=indicator.name, unit=indicator.unit, direction=indicator.direction, kind=indicator.kind,

@@ -81,9 +81,9 @@ def root_index_html(cycles: list[dict[str, Any]]) -> str:
 
 
 def summary_csv(rows: list[dict[str, Any]]) -> str:
-    """One row per program × indicator with the assessment columns (UTF-8 with BOM, so Excel reads it)."""
+    """One row per program × indicator with the assessment columns (RFC 4180 lines, UTF-8 with BOM, so Excel reads it)."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=SUMMARY_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=SUMMARY_COLUMNS, extrasaction="ignore", lineterminator="\r\n")
     writer.writeheader()
     for row in rows:
         writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in SUMMARY_COLUMNS})

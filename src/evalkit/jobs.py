@@ -102,9 +102,12 @@ def plan_jobs(
     for cycle_file, cycle in cycles:
         for program_id in _selected(cycle, files, known):
             path = files.get(program_id, folder / f"{program_id}.yaml")
-            error = known[path][1] if path in known else None
             if not path.exists():
-                error = f"{path}: file not found (listed in {cycle_file})"
+                error: str | None = f"{path}: file not found (listed in {cycle_file})"
+            else:
+                if path not in known:  # listed by the cycle rather than found by its sheets: validate it now
+                    known[path] = _sheet_years(path)
+                error = known[path][1]
             jobs.append(
                 Job(
                     program_id=program_id,

@@ -20,6 +20,7 @@ __all__ = ["SCRAP_NAMES", "INDICATOR_FIELDS", "record", "read", "from_node", "in
 SCRAP_NAMES = ("program", "program_status", "assessment", "indicators")
 
 
+YEAR_COLUMNS = ("base_year", "current_year", "target_year")
 #: what the index shows of each indicator (recorded by indicator id, in the file's order)
 INDICATOR_FIELDS = ("indicator_id", "name", "unit", "kind", "status", "status_label", "current", "target", "achievement", "progress", "score")
 
@@ -74,4 +75,10 @@ def summary_rows(scraps: dict[str, Any]) -> list[dict[str, Any]]:
     frame = scraps["assessment"]
     identity = {"fiscal_year": program["fiscal_year"], "program_id": program["id"], "program_name": program["name"],
                 "organization": program["organization"], "section": program["section"], "program_status": scraps["program_status"]}
-    return [{**identity, **json_safe(row)} for row in frame.to_dict("records")]
+    rows = []
+    for row in frame.to_dict("records"):
+        row = json_safe(row)
+        for key in YEAR_COLUMNS:  # pandas stores a year column with a gap as floats: 2026.0
+            row[key] = None if row[key] is None else int(row[key])
+        rows.append({**identity, **row})
+    return rows

@@ -1,0 +1,82 @@
+"""Kernels forked from the zygote plug in through jupyter_client's provisioner entry point, and fall back to
+fresh kernels by themselves where forking is not possible."""
+
+import json
+import re
+from importlib.metadata import entry_points
+
+import nbformat
+import pytest
+
+from evalkit import kernels
+
+from conftest import copy_project, own_notebook, run_cli
+
+PARENT_CELL = 'import os\nprint("parent:", open(f"/proc/{os.getppid()}/cmdline").read().replace("\\0", " "))'
+
+
+@pytest.mark.unit
+def test_the_provisioner_is_registered_under_its_entry_point():
+    (found,) = entry_points(group="jupyter_client.kernel_provisioners", name=kernels.PROVISIONER_NAME)
+    assert found.load() is kernels.ForkingProvisioner
+
+
+@pytest.mark.unit
+def test_the_kernelspec_names_the_provisioner_unless_it_names_its_own(tmp_path):
+    spec = kernels.ForkingKernelSpecManager().get_kernel_spec("python3")
+    assert spec.metadata["kernel_provisioner"] == {"provisioner_name": "evalkit-zygote", "config": {}}
+    own = tmp_path / "kernels/other"
+    own.mkdir(parents=True)
+    (own / "kernel.json").write_text(json.dumps({
+        "argv": ["python", "-m", "ipykernel_launcher", "-f", "{connection_file}"], "display_name": "other", "language": "python",
+        "metadata": {"kernel_provisioner": {"provisioner_name": "local-provisioner"}},
+    }), encoding="utf-8")
+    manager = kernels.ForkingKernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")])
+    assert manager.get_kernel_spec("other").metadata["kernel_provisioner"]["provisioner_name"] == "local-provisioner"
+
+
+@pytest.mark.unit
+def test_the_kernel_manager_uses_that_kernelspec_manager():
+    assert isinstance(kernels.ForkingKernelManager().kernel_spec_manager, kernels.ForkingKernelSpecManager)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("value, disabled", [("0", True), ("off", True), ("no", True), ("false", True), ("1", False), ("", False)])
+def test_forking_can_be_turned_off_by_the_environment(monkeypatch, value, disabled):
+    monkeypatch.setenv(kernels.DISABLE_ENV, value)
+    reason = kernels.fork_unsupported_reason()
+    assert (reason == f"EVALKIT_FORK_KERNELS={value}") if disabled else reason is None
+
+
+@pytest.mark.unit
+def test_without_proc_or_fork_there_is_a_reason(monkeypatch):
+    monkeypatch.delenv(kernels.DISABLE_ENV, raising=False)
+    monkeypatch.delattr(kernels.os, "fork")
+    assert kernels.fork_unsupported_reason() == "this platform has no fork()"
+
+
+def _kernel_parent(project) -> str:
+    executed = nbformat.read(str(project / "outputs/2019/kakogawa-shogaisha-sports.ipynb"), as_version=4)
+    (line,) = [o.text for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.get("name") == "stdout" and "parent:" in o.text]
+    return line
+
+
+def test_the_batch_forks_kernels_and_falls_back_to_fresh_ones_by_itself(tmp_path):
+    """Forced fallback (as on a platform without fork or /proc): one line says so, and the cards are the same."""
+    pages = {}
+    for mode, env in (("forked", {}), ("fallback", {kernels.DISABLE_ENV: "0"})):
+        project = copy_project(tmp_path / mode)
+        own_notebook(project, "kakogawa-shogaisha-sports", PARENT_CELL)
+        result = run_cli(project, "--program", "kakogawa-shogaisha-sports", "--quiet", env=env)
+        assert result.returncode == 0, result.stderr
+        notices = [line for line in result.stderr.splitlines() if "new interpreters" in line]
+        parent = _kernel_parent(project)
+        if mode == "forked":
+            assert notices == [] and "evalkit.zygote" in parent
+        else:
+            assert notices == ["evalkit: kernels start as new interpreters (slower): cannot fork them here: EVALKIT_FORK_KERNELS=0"]
+            assert "evalkit.zygote" not in parent
+        page = (project / "outputs/2019/kakogawa-shogaisha-sports.html").read_text(encoding="utf-8")
+        # the footer has the time, the extra cell a new random id and its own output
+        pages[mode] = re.sub(r"cell-id=[0-9a-f]+", "", page.split("<footer", 1)[0].replace(parent, ""))
+    assert pages["forked"] == pages["fallback"]
