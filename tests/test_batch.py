@@ -1,7 +1,7 @@
 """run_all.py for real on a temporary copy: caching, isolation of failures, atomic outputs, exit codes."""
 
-import json
 import re
+import shutil
 import time
 
 import nbformat
@@ -12,16 +12,39 @@ from evalkit.execute import ParameterError, check_parameters
 from conftest import ROOT, copy_project, own_notebook, run_cli
 
 
-def test_batch_lifecycle(tmp_path):
-    project = copy_project(tmp_path)
-    out = project / "outputs"
+CARDS = ("2023/chiiki-kyosei", "2019/shinjo-gomi-shuseki-hojo", "2019/kakogawa-shogaisha-sports", "2017/morioka-toshi-koen")
 
-    first = run_cli(project, "--jobs", "2")
-    assert first.returncode == 0, first.stderr
-    assert first.stdout.strip().splitlines()[-1].startswith("4 rendered, 0 skipped (unchanged), 0 failed in ")
-    for card in ("2023/chiiki-kyosei", "2019/shinjo-gomi-shuseki-hojo", "2019/kakogawa-shogaisha-sports", "2017/morioka-toshi-koen"):
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    """A project rendered once, cold, with two workers: (project, completed process)."""
+    project = copy_project(tmp_path_factory.mktemp("first-run"))
+    result = run_cli(project, "--workers", "2")
+    return project, result
+
+
+@pytest.fixture
+def rendered_project(first_run, tmp_path):
+    """A private copy of the rendered project (outputs and the batch's state included) to change."""
+    project, _ = first_run
+    copy = tmp_path / "project"
+    shutil.copytree(project, copy)
+    return copy
+
+
+def html_mtimes(out):
+    return {p: p.stat().st_mtime_ns for p in out.rglob("*.html")}
+
+
+def test_a_cold_run_renders_every_card_index_and_summary(first_run):
+    project, result = first_run
+    out = project / "outputs"
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1].startswith("4 rendered, 0 skipped (unchanged), 0 failed in ")
+    for card in CARDS:
         assert (out / f"{card}.html").stat().st_size > 5000
-        assert nbformat.read(str(out / f"{card}.ipynb"), as_version=4).metadata["papermill"]["parameters"]["program_id"] == card.split("/")[1]
+        parameters = nbformat.read(str(out / f"{card}.ipynb"), as_version=4).metadata["papermill"]["parameters"]
+        assert parameters["program_id"] == card.split("/")[1] and parameters["data_dir"] == "../data"
     for year in (2017, 2019, 2023):
         assert (out / str(year) / "index.html").exists()
         header = (out / str(year) / "summary.csv").read_text(encoding="utf-8-sig").splitlines()[0]
@@ -29,35 +52,65 @@ def test_batch_lifecycle(tmp_path):
     assert len((out / "2019/summary.csv").read_text(encoding="utf-8-sig").splitlines()) == 1 + 2  # shinjo's two indicators
     assert (out / "index.html").exists()
 
-    # nothing changed: no kernel work at all
-    before = {p: p.stat().st_mtime_ns for p in out.rglob("*.html")}
-    second = run_cli(project, "--quiet")
-    assert second.returncode == 0
-    assert second.stdout.strip() .startswith("0 rendered, 4 skipped (unchanged), 0 failed in ")
-    assert second.stderr == ""
-    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.html")} == before
-    # no kernel work is asserted above (counts, untouched files); how fast that is, is the benchmark's business
 
-    # one program edited: exactly its card (and its cycle's index) again
-    path = project / "data/programs/morioka-toshi-koen.yaml"
+def test_the_output_folder_holds_only_what_is_published(first_run):
+    project, _ = first_run
+    published = sorted(str(p.relative_to(project / "outputs")) for p in (project / "outputs").rglob("*") if p.is_file())
+    assert published == sorted(
+        ["index.html"] + [f"{y}/index.html" for y in (2017, 2019, 2023)] + [f"{y}/summary.csv" for y in (2017, 2019, 2023)]
+        + [f"{c}.html" for c in CARDS] + [f"{c}.ipynb" for c in CARDS]
+    )
+    state = project / ".evalkit/outputs"
+    assert (state / "cache.json").is_file()
+    assert len(list((state / "logs").glob("worker-*.log"))) == 2  # one per worker of the last run
+
+
+def test_progress_shows_one_bar_without_a_stray_empty_one(first_run):
+    _, result = first_run
+    assert "0card" not in result.stderr and "?card/s]evalkit" not in result.stderr.replace("\r", "")
+    assert "4/4" in result.stderr
+
+
+def test_a_run_with_nothing_changed_does_no_kernel_work(rendered_project):
+    out = rendered_project / "outputs"
+    before = html_mtimes(out)
+    logs = rendered_project / ".evalkit/outputs/logs"
+    kept_logs = sorted(p.name for p in logs.iterdir())
+    again = run_cli(rendered_project, "--quiet")
+    assert again.returncode == 0
+    assert again.stdout.strip().startswith("0 rendered, 4 skipped (unchanged), 0 failed in ")
+    assert again.stderr == ""
+    assert html_mtimes(out) == before  # how fast that is, is the benchmark's business
+    assert sorted(p.name for p in logs.iterdir()) == kept_logs  # no card ran: the last run's logs stay
+
+
+def test_editing_one_program_renders_exactly_its_card_and_index(rendered_project):
+    out = rendered_project / "outputs"
+    before = html_mtimes(out)
+    path = rendered_project / "data/programs/morioka-toshi-koen.yaml"
     path.write_text(path.read_text(encoding="utf-8").replace("H28: {actual: 74.6}", "H28: {actual: 74.7}"), encoding="utf-8")
-    third = run_cli(project, "--quiet")
-    assert third.stdout.strip().startswith("1 rendered, 3 skipped (unchanged), 0 failed")
+    result = run_cli(rendered_project, "--quiet", "--workers", "1")
+    assert result.stdout.strip().startswith("1 rendered, 3 skipped (unchanged), 0 failed")
+    assert result.stderr == ""  # --quiet with one worker: no kernel chatter on the console
     changed = sorted(str(p.relative_to(out)) for p in out.rglob("*.html") if p.stat().st_mtime_ns != before.get(p))
     assert changed == ["2017/index.html", "2017/morioka-toshi-koen.html", "index.html"]
     assert "74.7" in (out / "2017/morioka-toshi-koen.html").read_text(encoding="utf-8")
+    logs = list((rendered_project / ".evalkit/outputs/logs").glob("worker-*.log"))
+    assert len(logs) == 1  # only the last run's logs are kept
 
-    # a broken data file and a notebook that raises: both fail, the rest render, good cards survive
+
+def test_failures_stay_local_and_keep_the_last_good_card(rendered_project):
+    out = rendered_project / "outputs"
     good_shinjo = (out / "2019/shinjo-gomi-shuseki-hojo.html").read_bytes()
-    shinjo = project / "data/programs/shinjo-gomi-shuseki-hojo.yaml"
-    shinjo.write_text(shinjo.read_text(encoding="utf-8").replace("direction: up", "direction: higher", 1), encoding="utf-8")
-    own_notebook(project, "kakogawa-shogaisha-sports", 'raise RuntimeError("セルが失敗しました")')
     good_kakogawa = (out / "2019/kakogawa-shogaisha-sports.html").read_bytes()
-    fourth = run_cli(project, "--force", "--quiet")
-    assert fourth.returncode == 1
-    assert fourth.stdout.strip().startswith("2 rendered, 0 skipped (unchanged), 2 failed")
-    assert "indicators[0].direction: expected 'up' or 'down', got 'higher'" in fourth.stderr
-    assert "RuntimeError: セルが失敗しました" in fourth.stderr
+    shinjo = rendered_project / "data/programs/shinjo-gomi-shuseki-hojo.yaml"
+    shinjo.write_text(shinjo.read_text(encoding="utf-8").replace("direction: up", "direction: higher", 1), encoding="utf-8")
+    own_notebook(rendered_project, "kakogawa-shogaisha-sports", 'raise RuntimeError("セルが失敗しました")')
+    result = run_cli(rendered_project, "--force", "--quiet")
+    assert result.returncode == 1
+    assert result.stdout.strip().startswith("2 rendered, 0 skipped (unchanged), 2 failed")
+    assert "indicators[0].direction: expected 'up' or 'down', got 'higher'" in result.stderr
+    assert "RuntimeError: セルが失敗しました" in result.stderr
     assert (out / "2019/shinjo-gomi-shuseki-hojo.html").read_bytes() == good_shinjo
     assert (out / "2019/kakogawa-shogaisha-sports.html").read_bytes() == good_kakogawa
     index = (out / "2019/index.html").read_text(encoding="utf-8")
@@ -69,14 +122,16 @@ def test_batch_lifecycle(tmp_path):
     assert not list(out.rglob("*.partial*")) and not list(out.rglob("*.tmp"))
 
     # still failing, nothing changed: reported again without kernel work
-    fifth = run_cli(project, "--quiet")
-    assert fifth.returncode == 1 and fifth.stdout.strip().startswith("0 rendered, 2 skipped (unchanged), 2 failed")
+    again = run_cli(rendered_project, "--quiet")
+    assert again.returncode == 1 and again.stdout.strip().startswith("0 rendered, 2 skipped (unchanged), 2 failed")
+    assert "RuntimeError: セルが失敗しました" in again.stderr
 
 
 def test_usage_and_config_errors_exit_2(tmp_path):
     project = copy_project(tmp_path)
     assert run_cli(project, "--params", "nowhere").returncode == 2
-    assert run_cli(project, "--jobs", "0").returncode == 2
+    assert run_cli(project, "--workers", "0").returncode == 2
+    assert run_cli(project, "--timeout", "inf").returncode == 2
     assert run_cli(project, "--year", "R99x").returncode == 2
     missing = run_cli(project, "--year", "2030")
     assert missing.returncode == 2 and "no cycle file for 2030" in missing.stderr
@@ -98,7 +153,8 @@ def test_help_explains_every_option():
     import sys
 
     text = subprocess.run([sys.executable, str(ROOT / "run_all.py"), "--help"], capture_output=True, text=True).stdout
-    for option in ("--data", "--params", "--out", "--year", "--program", "--jobs", "--force", "--timeout", "--quiet"):
+    for option in ("--data", "--params", "--out", "--notebooks", "--state", "--year", "--program", "--workers", "--force", "--timeout",
+                   "--fresh-kernels", "--quiet"):
         assert option in text
 
 

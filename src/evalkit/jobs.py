@@ -5,6 +5,7 @@ Pure apart from reading the cycle and program files it plans for.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,15 +109,16 @@ def plan_jobs(
                 if path not in known:  # listed by the cycle rather than found by its sheets: validate it now
                     known[path] = _sheet_years(path)
                 error = known[path][1]
+            notebook = notebook_for(notebooks_dir, program_id)
             jobs.append(
                 Job(
                     program_id=program_id,
                     fiscal_year=cycle.fiscal_year,
-                    notebook=notebook_for(notebooks_dir, program_id),
+                    notebook=notebook,
                     program_file=path,
                     cycle_file=cycle_file,
                     out_dir=out_dir / str(cycle.fiscal_year),
-                    parameters=_parameters(cycle, program_id, data_dir),
+                    parameters=_parameters(cycle, program_id, data_dir, notebook.parent),
                     data_error=error,
                 )
             )
@@ -136,12 +138,17 @@ def _selected(cycle: Cycle, files: dict[str, Path], known: dict) -> list[str]:
     return selected
 
 
-def _parameters(cycle: Cycle, program_id: str, data_dir: Path) -> dict:
-    """What papermill injects: the required three plus the cycle's other keys (filtered later to those declared)."""
+def _parameters(cycle: Cycle, program_id: str, data_dir: Path, notebook_dir: Path) -> dict:
+    """What papermill injects: the required three plus the cycle's other keys (filtered later to those declared).
+
+    ``data_dir`` is relative to the notebook's folder, where it runs: no
+    machine's absolute path reaches a published notebook, and a project that
+    is moved or copied keeps its cache.
+    """
     params = {
         "program_id": program_id,
         "fiscal_year": int(cycle.fiscal_year),
-        "data_dir": str(data_dir.resolve()),
+        "data_dir": os.path.relpath(data_dir.resolve(), notebook_dir.resolve()),
         "results_lag": int(cycle.results_lag),
         "title": cycle.title or "",
         "thresholds": cycle.thresholds.model_dump(),

@@ -173,11 +173,11 @@ class ForkingProvisioner(LocalProvisioner):
         args = _launcher_args(cmd)
         if args is None:
             return await super().launch_kernel(cmd, **kwargs)
-        cwd = kwargs.get("cwd")
+        cwd = str(kwargs.get("cwd") or os.getcwd())  # as Popen would: this process's folder unless told
         env = {str(k): str(v) for k, v in (kwargs.get("env") or os.environ).items()}
-        pid = shared_zygote().fork(args, str(cwd) if cwd else None, env)
+        pid = shared_zygote().fork(args, cwd, env)
         self.forked_pid = self.pid = self.pgid = pid
-        self.cwd = cwd or os.getcwd()
+        self.cwd = cwd
         return self.connection_info
 
     async def poll(self) -> int | None:
