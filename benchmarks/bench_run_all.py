@@ -49,7 +49,8 @@ def synthetic_program(index: int, rng: random.Random) -> str:
     for year in CYCLES:
         lines += [f"  {year}:", "    staff: [{role: 担当, count: 2}]", "    costs: {business_cost: 1000, personnel_cost: 2000}",
                   "    episodes: [エピソード]", "    status_comment: 順調です。", "    improvement_points: [改善点]",
-                  "    mandala: {center: 中心, cells: [a, b, c, d, e, f, g, h]}", "    directions: [{work_item: 事務事業A, program: 継続, cost: 維持}]",
+                  "    mandala: {center: 中心, cells: [a, b, c, d, e, f, g, h]}",
+                  "    directions: [{work_item: 事務事業A, program: 継続, cost: 維持}]",
                   "    plan: [計画]", "    questions: [質問]"]
     return "\n".join(lines) + "\n"
 
@@ -74,7 +75,8 @@ def make_project(folder: Path, reports: int, seed: int = 7) -> list[tuple[int, s
     # cycles list their programs, so exactly `reports` cards are produced
     for year in CYCLES:
         ids = [p for y, p in jobs if y == year]
-        (folder / f"params/{year}.yaml").write_text(f"fiscal_year: {year}\ntitle: ベンチマーク {year}\nprograms: {json.dumps(ids)}\n", encoding="utf-8")
+        cycle = f"fiscal_year: {year}\ntitle: ベンチマーク {year}\nprograms: {json.dumps(ids)}\n"
+        (folder / f"params/{year}.yaml").write_text(cycle, encoding="utf-8")
     return jobs
 
 
@@ -110,7 +112,7 @@ class PeakRSS:
             self.peak = max(self.peak, self._tree_rss())
             time.sleep(0.05)
 
-    def __enter__(self) -> "PeakRSS":
+    def __enter__(self) -> PeakRSS:
         self._thread.start()
         return self
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -30,12 +35,6 @@ def write_program(tmp_path):
 
 
 # ---- real batch runs, shared by the report, browser and batch tests ----
-
-import os
-import shutil
-import subprocess
-import sys
-import time
 
 CHROMIUM = os.environ.get("EVALKIT_CHROMIUM", "/usr/bin/chromium")
 XSS_NAME = "<script>alert(1)</script>"

@@ -6,11 +6,9 @@ import time
 
 import nbformat
 import pytest
-
-from evalkit.execute import ParameterError, check_parameters
-
 from conftest import ROOT, copy_project, own_notebook, run_cli
 
+from evalkit.execute import ParameterError, check_parameters
 
 CARDS = ("2023/chiiki-kyosei", "2019/shinjo-gomi-shuseki-hojo", "2019/kakogawa-shogaisha-sports", "2017/morioka-toshi-koen")
 

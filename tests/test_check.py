@@ -6,10 +6,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import ROOT
 
 from evalkit.check import check_paths, file_kind
-
-from conftest import ROOT
 
 GOOD = "id: good\nname: 良い事業\n"
 BAD = """\

@@ -7,10 +7,9 @@ from importlib.metadata import entry_points
 
 import nbformat
 import pytest
+from conftest import copy_project, own_notebook, run_cli
 
 from evalkit import kernels
-
-from conftest import copy_project, own_notebook, run_cli
 
 PARENT_CELL = 'import os\nprint("parent:", open(f"/proc/{os.getppid()}/cmdline").read().replace("\\0", " "))'
 

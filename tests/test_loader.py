@@ -1,11 +1,12 @@
 """The data contract: every sample loads, and bad input gets a message naming file, key and expectation."""
 
-import textwrap
 
 import pytest
 
 import evalkit
 from evalkit import ProgramDataError, load_program, load_programs
+
+pytestmark = pytest.mark.unit
 
 GOOD = """\
 id: p

@@ -1,11 +1,13 @@
 """environment.yml (conda) and pyproject.toml (pip) must describe the same environment."""
 
 import re
+
+import pytest
 import tomllib
-
 import yaml
-
 from conftest import ROOT
+
+pytestmark = pytest.mark.unit
 
 
 def _name(requirement: str) -> str:

@@ -6,12 +6,11 @@ import re
 import nbformat
 import papermill
 import pytest
+from conftest import ROOT, XSS_NAME, copy_project, own_notebook, run_cli
 
 import evalkit
 from evalkit import scraps
 from evalkit.export import notebook_to_html
-
-from conftest import ROOT, XSS_NAME, copy_project, own_notebook, run_cli
 
 SECTIONS = ["1 事業概要", "2 事業の実施体制", "3 事業の目的", "4 成果指標", "5 事業のふりかえり", "6 課題分析", "7 おわりに"]
 SAMPLES = [(2023, "chiiki-kyosei"), (2019, "shinjo-gomi-shuseki-hojo"), (2019, "kakogawa-shogaisha-sports"), (2017, "morioka-toshi-koen")]

@@ -1,8 +1,11 @@
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from evalkit import era_label, fiscal_year
 from evalkit.years import era_and_western
+
+pytestmark = pytest.mark.unit
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,8 @@ The stable API (``shared/spec/indicator-method.md``): :func:`fiscal_year`,
 """
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version as _version
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
 from typing import Any
 
 from .errors import ProgramDataError

@@ -19,11 +19,12 @@ import multiprocessing
 import os
 import shutil
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .cache import Cache, CardEntry, ProgramEntry
 from .cycle import Cycle
@@ -175,7 +176,7 @@ def _warm_up(log_dir: str, fork_kernels: bool) -> None:
     """Pay the heavy imports once per worker, not once per card; kernels' chatter goes to a log file."""
     from multiprocessing.util import Finalize
 
-    import papermill  # noqa: F401
+    import papermill  # noqa: F401 - imported for its cost, once per worker
 
     from .kernels import shared_zygote, stop_shared_zygote
 

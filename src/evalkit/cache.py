@@ -9,31 +9,16 @@ of heavy imports: the batch's no-change path uses it.
 from __future__ import annotations
 
 import json
-import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from .iorw import write_atomic
+from .iorw import json_safe, write_atomic
 
-__all__ = ["CACHE_VERSION", "ProgramEntry", "CardEntry", "Cache", "json_safe"]
+__all__ = ["CACHE_VERSION", "ProgramEntry", "CardEntry", "Cache"]
 
 CACHE_VERSION = 2
-
-
-def json_safe(value: Any) -> Any:
-    """Plain JSON: non-finite numbers become ``None`` (undefined), numpy scalars Python numbers."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return str(value)
 
 
 @dataclass
@@ -64,7 +49,7 @@ class Cache:
     cards: dict[str, CardEntry] = field(default_factory=dict)  # by card key
 
     @classmethod
-    def load(cls, path: Path, warn: Callable[[str], Any] = lambda message: None) -> "Cache":
+    def load(cls, path: Path, warn: Callable[[str], Any] = lambda message: None) -> Cache:
         """The cache at ``path``; an empty one when it is missing, unreadable or of another shape."""
         try:
             text = path.read_text(encoding="utf-8")

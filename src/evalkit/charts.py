@@ -13,9 +13,9 @@ from __future__ import annotations
 import base64
 import io
 import math
+from collections.abc import Iterator
 from contextlib import contextmanager
 from html import escape
-from typing import Iterator
 
 import matplotlib
 import matplotlib_fontja  # noqa: F401  (registers IPAexGothic with matplotlib)
@@ -91,7 +91,8 @@ def indicator_chart(indicator: Indicator, m: IndicatorAssessment, cutoff: int) -
         if not target.empty:
             sns.scatterplot(data=target, x="year", y="value", ax=ax, color=TARGET_COLOUR, marker="D", s=60, zorder=5, label="目標")
             for year, value in target.itertuples(index=False):
-                ax.annotate(fmt.number(value), (year, value), textcoords="offset points", xytext=(0, -15), ha="center", fontsize=9, color=TARGET_COLOUR)
+                ax.annotate(fmt.number(value), (year, value), textcoords="offset points", xytext=(0, -15), ha="center", fontsize=9,
+                            color=TARGET_COLOUR)
         ax.axvline(cutoff, color="#555555", linestyle=":", linewidth=1)
         ax.annotate(f"評価対象 {fmt.year_short(cutoff)}", (cutoff, 0), xycoords=("data", "axes fraction"), xytext=(3, 4),
                     textcoords="offset points", fontsize=8, color="#555555")

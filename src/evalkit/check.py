@@ -11,8 +11,9 @@ program) or, elsewhere, from its content (a top-level ``fiscal_year`` and no
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Literal
+from typing import Literal
 
 from .errors import ProgramDataError
 from .loader import load_cycle, load_program, read_yaml

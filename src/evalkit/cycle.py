@@ -37,7 +37,7 @@ class Thresholds(_Strict):
     method1_moderate: float = 0.005
 
     @model_validator(mode="after")
-    def _ordered(self) -> "Thresholds":
+    def _ordered(self) -> Thresholds:
         if not self.substantial > self.moderate >= 0:
             raise ValueError(f"expected substantial > moderate ≥ 0, got {self.substantial} and {self.moderate}")
         if not self.method1_substantial > self.method1_moderate >= 0:
@@ -71,7 +71,7 @@ class Rating(_Strict):
     bands: Annotated[list[Band], BeforeValidator(_bands), Field(min_length=1)]
 
     @model_validator(mode="after")
-    def _descending(self) -> "Rating":
+    def _descending(self) -> Rating:
         bounds = [b.bound for b in self.bands]
         if bounds != sorted(bounds, reverse=True) or len(set(bounds)) != len(bounds):
             raise ValueError(f"bands: expected strictly descending lower bounds, got {bounds}")

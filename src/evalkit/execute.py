@@ -10,10 +10,11 @@ from __future__ import annotations
 import math
 import signal
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import nbformat
 
@@ -125,9 +126,8 @@ def run_job(job: Job, timeout: float | None = None, kernel_name: str | None = No
     """
     import papermill
 
-    from .kernels import ForkingKernelManager
-
     from . import scraps
+    from .kernels import ForkingKernelManager
 
     started = time.perf_counter()
     result = JobResult(key=job.key, program_id=job.program_id, fiscal_year=job.fiscal_year, ok=False, seconds=0.0)
@@ -154,7 +154,7 @@ def run_job(job: Job, timeout: float | None = None, kernel_name: str | None = No
             )
         recorded = scraps.from_node(node)
         html = notebook_to_html(node, title=f"{recorded['program']['name']} — {job.fiscal_year}年度 通知表")
-    except BaseException as exc:  # noqa: BLE001 - any failure stops this card only
+    except BaseException as exc:
         result.error = _error_text(exc)
         if partial.exists():  # papermill saved the notebook with the failing cell: show it
             failed = nbformat.read(str(partial), as_version=4)

@@ -24,7 +24,10 @@ def _signed_rate(value: float) -> str:
 
 def _method1_rule(m: IndicatorAssessment) -> str:
     way = "増加" if m.direction == "up" else "減少"
-    rule = f"望ましい方向（{way}）に年{_rate(m.substantial_threshold)}以上で順調、{_rate(m.moderate_threshold)}以上で概ね順調、0%以上で遅れ、マイナスは悪化"
+    rule = (
+        f"望ましい方向（{way}）に年{_rate(m.substantial_threshold)}以上で順調、"
+        f"{_rate(m.moderate_threshold)}以上で概ね順調、0%以上で遅れ、マイナスは悪化"
+    )
     if m.limit is not None and m.coefficient != 1:
         rule += (
             f"。基準値が上限{fmt.number(m.limit, m.unit)}に近く伸びる余地が小さいため、"

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import nbformat
 from nbconvert import HTMLExporter
-from nbconvert.preprocessors import TagRemovePreprocessor
 from traitlets.config import Config
 
 __all__ = ["TEMPLATE_DIR", "REMOVED_TAGS", "html_exporter", "notebook_to_html"]

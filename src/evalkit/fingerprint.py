@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Callable
 
 __all__ = ["file_digest", "environment_digest", "job_fingerprint", "TRACKED_PACKAGES"]
 

@@ -29,10 +29,7 @@ def number(value: float | None, unit: str = "") -> str:
     if is_missing(value):
         return MISSING
     value = float(value)
-    if value.is_integer():
-        text = f"{int(value):,}"
-    else:
-        text = f"{value:,.3f}".rstrip("0").rstrip(".")
+    text = f"{int(value):,}" if value.is_integer() else f"{value:,.3f}".rstrip("0").rstrip(".")
     return f"{text}{unit}"
 
 

@@ -25,6 +25,7 @@ batch then starts fresh kernels by itself.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -148,10 +149,8 @@ def _alive(pid: int) -> bool:
 
 def _launcher_args(cmd: list[str]) -> list[str] | None:
     """The arguments after ``-m ipykernel_launcher`` when ``cmd`` runs this interpreter's ipykernel."""
-    if len(cmd) >= 3 and cmd[1:3] == ["-m", "ipykernel_launcher"]:
-        if os.path.realpath(cmd[0]) == os.path.realpath(sys.executable) or cmd[0] in {"python", "python3"}:
-            return cmd[3:]
-    return None
+    this_python = os.path.realpath(cmd[0]) == os.path.realpath(sys.executable) or cmd[0] in {"python", "python3"} if cmd else False
+    return cmd[3:] if this_python and cmd[1:3] == ["-m", "ipykernel_launcher"] else None
 
 
 class ForkingProvisioner(LocalProvisioner):
@@ -196,10 +195,8 @@ class ForkingProvisioner(LocalProvisioner):
     async def send_signal(self, signum: int) -> None:
         if self.forked_pid is None:
             return await super().send_signal(signum)
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.forked_pid, signum)
-        except ProcessLookupError:
-            pass
 
     async def kill(self, restart: bool = False) -> None:
         if self.forked_pid is None:

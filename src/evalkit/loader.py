@@ -95,7 +95,7 @@ def _key_path(loc: tuple, year_keyed: set[str]) -> str:
     previous = None
     for part in loc:
         if isinstance(part, int) and previous in year_keyed:
-            out += f".{era_label(part)}" if 1926 <= part else f".{part}"
+            out += f".{era_label(part)}" if part >= 1926 else f".{part}"
         elif isinstance(part, int):
             out += f"[{part}]"
         elif part.startswith("function-"):  # a validator's own step in pydantic's location

@@ -199,7 +199,7 @@ class Program(_Strict):
     sheets: Annotated[dict[int, Sheet], BeforeValidator(_year_keyed)] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _unique_indicator_ids(self) -> "Program":
+    def _unique_indicator_ids(self) -> Program:
         seen: set[str] = set()
         for indicator in self.indicators:
             if indicator.id in seen:

@@ -12,8 +12,8 @@ from typing import Any
 
 import pandas as pd
 
-from .cache import json_safe
 from .card import ReportCard
+from .iorw import json_safe
 
 __all__ = ["SCRAP_NAMES", "INDICATOR_FIELDS", "record", "read", "from_node", "index_record", "summary_rows"]
 

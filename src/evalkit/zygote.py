@@ -13,6 +13,7 @@ ended); kernels exit when the zygote does (ipykernel's parent poller).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
@@ -107,18 +108,14 @@ def main(preload: list[str]) -> None:
             pid = os.fork()
             if pid == 0:
                 _become_kernel(request, reply.fileno())
-            try:
+            with contextlib.suppress(OSError):  # it may already have done so itself
                 os.setpgid(pid, pid)  # also from the parent, so the group exists before the reply
-            except OSError:
-                pass
             _children.add(pid)
             reply.write(json.dumps({"pid": pid}) + "\n")
     finally:
         for pid in list(_children):
-            try:
+            with contextlib.suppress(OSError):
                 os.killpg(pid, signal.SIGTERM)
-            except OSError:
-                pass
 
 
 if __name__ == "__main__":
