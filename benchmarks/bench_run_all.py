@@ -184,14 +184,14 @@ def main() -> None:
         jobs = make_project(folder, args.programs)
         n = len(jobs)
         run_all = [sys.executable, str(ROOT / "run_all.py"), "--quiet", "--data", "data", "--params", "params", "--out", "outputs",
-                   "--notebooks", "notebooks", "--jobs", str(cpus)]
+                   "--notebooks", "notebooks", "--workers", str(cpus)]
 
         floor = float(subprocess.run([sys.executable, "-c", FLOOR, "3"], capture_output=True, text=True, check=True).stdout.strip())
         if not args.skip_naive:
             rows.append(("naive (papermill CLI + nbconvert CLI)", *naive(folder, jobs)))
         rows.append(("scripted (one process, papermill API + HTMLExporter)",
                      *timed([sys.executable, "-c", SCRIPTED, str(folder)] + [f"{y}:{p}" for y, p in jobs], folder)))
-        rows.append((f"run_all cold (--jobs {cpus})", *timed(run_all, folder)))
+        rows.append((f"run_all cold (--workers {cpus})", *timed(run_all, folder)))
         rows.append(("run_all warm (nothing changed)", *timed(run_all, folder)))
         program = folder / f"data/programs/{jobs[0][1]}.yaml"
         program.write_text(program.read_text(encoding="utf-8") + "notes: changed\n", encoding="utf-8")
@@ -199,7 +199,7 @@ def main() -> None:
         cache_seconds = cache_path_at_scale(args.cache_scale)
 
     by_name = {name: (seconds, peak) for name, seconds, peak in rows}
-    cold = by_name[f"run_all cold (--jobs {cpus})"][0]
+    cold = by_name[f"run_all cold (--workers {cpus})"][0]
     floor_total = floor * n / cpus
     lines = [
         f"# evalkit benchmark ({n} program × cycle reports)",
@@ -230,7 +230,8 @@ def main() -> None:
 
 def cache_path_at_scale(count: int) -> float:
     """Time a no-change run over ``count`` jobs whose cache entries and cards already exist (no kernels)."""
-    from evalkit.batch import CACHE_FILE, CACHE_VERSION
+    from evalkit.batch import BatchOptions
+    from evalkit.cache import Cache, CardEntry
     from evalkit.fingerprint import job_fingerprint
     from evalkit.jobs import plan_jobs
     from evalkit.loader import load_cycles
@@ -246,17 +247,16 @@ def cache_path_at_scale(count: int) -> float:
         for i in range(count):
             (folder / f"data/programs/bench-{i:04d}.yaml").write_text(synthetic_program(i, rng), encoding="utf-8")
         out = folder / "outputs"
-        # a first run records what it learnt of each program file; the jobs are then marked as rendered
+        # a first run records what it learnt of each program file; the cards are then marked as rendered
         subprocess.run([sys.executable, str(ROOT / "run_all.py"), "--quiet", "--out", str(out), "--program", "bench-0000"],
                        cwd=folder, capture_output=True, check=False)
-        cache = json.loads((out / CACHE_FILE).read_text(encoding="utf-8"))
-        assert cache["version"] == CACHE_VERSION
+        cache_file = BatchOptions(out_dir=out).cache_file
+        cache = Cache.load(cache_file)
         for job in plan_jobs(load_cycles(folder / "params"), folder / "data", out, folder / "notebooks"):
             job.html.parent.mkdir(parents=True, exist_ok=True)
             job.html.write_text("card", encoding="utf-8")
-            cache["jobs"][job.key] = {"fingerprint": job_fingerprint(job.notebook, job.cycle_file, job.program_file, job.parameters),
-                                      "ok": True, "error": None, "record": {}, "rows": []}
-        (out / CACHE_FILE).write_text(json.dumps(cache), encoding="utf-8")
+            cache.cards[job.key] = CardEntry(fingerprint=job_fingerprint(job.notebook, job.cycle_file, job.program_file, job.parameters), ok=True)
+        cache.save(cache_file)
         started = time.perf_counter()
         result = subprocess.run([sys.executable, str(ROOT / "run_all.py"), "--quiet", "--out", str(out)], cwd=folder,
                                 capture_output=True, text=True)

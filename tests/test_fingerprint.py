@@ -151,3 +151,8 @@ def test_the_environment_is_part_of_the_job_fingerprint(files, monkeypatch, fres
     fake_versions(monkeypatch, {"papermill": "3.0"})
     environment_digest.cache_clear()
     assert fp(files) != before
+
+
+def test_the_kernel_libraries_are_tracked():
+    # a new jupyter_client or ipykernel can change how a card's kernel behaves: cards must re-render
+    assert {"jupyter_client", "ipykernel", "papermill", "nbclient", "nbconvert"} <= set(fingerprint.TRACKED_PACKAGES)

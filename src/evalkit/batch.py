@@ -239,13 +239,14 @@ def _record(cache: Cache, job: Job, fingerprint: str, result: JobResult) -> None
 
 def write_indexes(plan: Plan, cache: Cache, out_dir: Path, years: set[int]) -> None:
     """The index of each cycle in ``years`` (and of any cycle that has none yet), then the root index."""
+    stale = [year for year in plan.cycles if year in years or not (out_dir / str(year) / "index.html").exists()]
+    if not stale and (out_dir / "index.html").exists():
+        return  # nothing to write: do not even import the page builders
     from .index import cycle_index_html, root_index_html, summary_csv
 
-    written = False
-    for year, (_, cycle) in plan.cycles.items():
+    for year in stale:
+        _, cycle = plan.cycles[year]
         page = out_dir / str(year) / "index.html"
-        if year not in years and page.exists():
-            continue
         entries, rows = [], []
         for job in (j for j in plan.planned if j.fiscal_year == year):
             entry = cache.cards.get(job.key)
@@ -260,14 +261,12 @@ def write_indexes(plan: Plan, cache: Cache, out_dir: Path, years: set[int]) -> N
             rows.extend(entry.rows if entry and entry.ok else [])
         write_atomic(page, cycle_index_html(year, cycle.title, entries, cycle.results_lag))
         write_atomic(out_dir / str(year) / "summary.csv", summary_csv(rows))
-        written = True
-    if written or not (out_dir / "index.html").exists():
-        items = []
-        for year, (_, cycle) in plan.cycles.items():
-            keys = [job.key for job in plan.planned if job.fiscal_year == year]
-            failed = sum(1 for key in keys if not (key in cache.cards and cache.cards[key].ok))
-            items.append({"year": year, "title": cycle.title, "count": len(keys), "failed": failed})
-        write_atomic(out_dir / "index.html", root_index_html(items))
+    items = []
+    for year, (_, cycle) in plan.cycles.items():
+        keys = [job.key for job in plan.planned if job.fiscal_year == year]
+        failed = sum(1 for key in keys if not (key in cache.cards and cache.cards[key].ok))
+        items.append({"year": year, "title": cycle.title, "count": len(keys), "failed": failed})
+    write_atomic(out_dir / "index.html", root_index_html(items))
 
 
 def run_batch(

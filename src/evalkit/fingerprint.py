@@ -16,7 +16,10 @@ from pathlib import Path
 
 __all__ = ["file_digest", "environment_digest", "job_fingerprint", "TRACKED_PACKAGES"]
 
-TRACKED_PACKAGES = ("papermill", "nbconvert", "nbclient", "pandas", "seaborn", "matplotlib", "scrapbook", "pydantic", "pyyaml")
+TRACKED_PACKAGES = (
+    "papermill", "nbconvert", "nbclient", "jupyter_client", "ipykernel",  # how a card is executed and converted
+    "pandas", "seaborn", "matplotlib", "scrapbook", "pydantic", "pyyaml",  # what it computes and draws
+)
 
 
 def file_digest(path: str | Path) -> str:
