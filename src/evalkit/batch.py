@@ -32,7 +32,7 @@ from .errors import ProgramDataError
 from .fingerprint import file_digest, job_fingerprint
 from .iorw import write_atomic
 from .jobs import Job, JobResult, SheetYears, plan_jobs
-from .loader import load_cycles, programs_dir
+from .loader import ignored_files, load_cycles, program_files, programs_dir
 
 # Executing, exporting and index pages pull in nbconvert, jupyter_client and matplotlib: they are
 # imported where used, so that a run with nothing to do starts in a fraction of a second.
@@ -122,7 +122,7 @@ def _check_folders(options: BatchOptions) -> None:
 def _known_sheet_years(options: BatchOptions, cache: Cache, digest: Callable[[Path], str]) -> SheetYears:
     """What the cache knows about program files that did not change since."""
     known: SheetYears = {}
-    for path in programs_dir(options.data_dir).glob("*.yaml"):
+    for path in program_files(options.data_dir):
         entry = cache.programs.get(str(path))
         if entry and entry.digest == digest(path):
             known[path] = (None if entry.years is None else set(entry.years), entry.error)
@@ -283,7 +283,10 @@ def run_batch(
     started = time.perf_counter()
     _check_folders(options)
     options.out_dir.mkdir(parents=True, exist_ok=True)
-    cache = Cache.load(options.cache_file, warn=notice or (lambda line: None))
+    say = notice or (lambda line: None)
+    cache = Cache.load(options.cache_file, warn=say)
+    for path in ignored_files(programs_dir(options.data_dir)) + ignored_files(options.params_dir):
+        say(f"{path}: ignored (only *.yaml files whose name does not start with '.' are read)")
     digest = lru_cache(maxsize=None)(file_digest)  # each shared file hashed once per run
     plan = plan_batch(options, cache, digest)
     fingerprints = {

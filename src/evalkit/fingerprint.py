@@ -23,7 +23,15 @@ TRACKED_PACKAGES = (
 
 
 def file_digest(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    """The content's hash; a folder, FIFO or unreadable file gets a marker (never a hang or a crash),
+    so that the loader, not the fingerprint, reports what is wrong with it."""
+    path = Path(path)
+    if not path.is_file():
+        return "missing" if not path.exists() else "not-a-regular-file"
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        return f"unreadable: {exc.strerror or type(exc).__name__}"
 
 
 @lru_cache(maxsize=1)

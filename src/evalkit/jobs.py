@@ -12,7 +12,7 @@ from typing import Any
 
 from .cycle import Cycle
 from .errors import ProgramDataError
-from .loader import load_program, programs_dir, read_yaml
+from .loader import load_program, program_files, programs_dir, read_yaml
 from .years import fiscal_year
 
 __all__ = ["Job", "JobResult", "SheetYears", "plan_jobs", "notebook_for"]
@@ -97,7 +97,7 @@ def plan_jobs(
     so an unchanged program file is not parsed again.
     """
     folder = programs_dir(data_dir)
-    files = {p.stem: p for p in sorted(folder.glob("*.yaml"))}
+    files = {p.stem: p for p in program_files(data_dir)}
     known = sheet_years if sheet_years is not None else {}
     jobs: list[Job] = []
     for cycle_file, cycle in cycles:

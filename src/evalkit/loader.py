@@ -19,7 +19,7 @@ from .errors import ProgramDataError
 from .model import Program
 from .years import era_label
 
-__all__ = ["read_yaml", "load_program", "load_programs", "load_cycle", "load_cycles", "program_path", "programs_dir", "Loaded"]
+__all__ = ["read_yaml", "load_program", "load_programs", "load_cycle", "load_cycles", "program_path", "programs_dir", "program_files", "ignored_files", "Loaded"]
 
 _MAX_SHOWN = 60
 
@@ -185,6 +185,17 @@ def programs_dir(data_dir: str | Path) -> Path:
     return data_dir / "programs" if (data_dir / "programs").is_dir() else data_dir
 
 
+def program_files(data_dir: str | Path) -> list[Path]:
+    """The program files: ``*.yaml`` in the programs folder, except hidden ones (editors' ``.#x.yaml``)."""
+    return sorted(p for p in programs_dir(data_dir).glob("*.yaml") if not p.name.startswith("."))
+
+
+def ignored_files(folder: str | Path) -> list[Path]:
+    """Files that look like data but are not read: hidden ``*.yaml`` and any ``*.yml`` (say so, once each)."""
+    folder = Path(folder)
+    return sorted([p for p in folder.glob(".*.yaml")] + [p for p in folder.glob("*.yml")])
+
+
 class Loaded(NamedTuple):
     """Good programs by id, and one error per bad file: ``programs, errors = load_programs(...)``."""
 
@@ -196,7 +207,7 @@ def load_programs(data_dir: str | Path) -> Loaded:
     """Load every ``*.yaml`` under ``data_dir/programs`` (or ``data_dir``); a bad file never stops the others."""
     programs: dict[str, Program] = {}
     errors: list[ProgramDataError] = []
-    for path in sorted(programs_dir(data_dir).glob("*.yaml")):
+    for path in program_files(data_dir):
         try:
             program = load_program(path)
         except ProgramDataError as exc:
@@ -221,5 +232,5 @@ def load_cycle(path: str | Path) -> Cycle:
 
 def load_cycles(params_dir: str | Path) -> list[tuple[Path, Cycle]]:
     """Every cycle file in ``params_dir``, oldest first; the first bad one raises."""
-    found = [(p, load_cycle(p)) for p in sorted(Path(params_dir).glob("*.yaml"))]
+    found = [(p, load_cycle(p)) for p in sorted(Path(params_dir).glob("*.yaml")) if not p.name.startswith(".")]
     return sorted(found, key=lambda item: item[1].fiscal_year)
