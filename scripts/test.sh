@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 debian_packages=()
 command -v chromium >/dev/null 2>&1 || debian_packages+=(chromium)
-fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || debian_packages+=(fonts-noto-cjk fontconfig)
+fc-list 2>/dev/null | grep -i "Noto Sans CJK" >/dev/null || debian_packages+=(fonts-noto-cjk fontconfig)
 if [ ${#debian_packages[@]} -gt 0 ]; then
   echo "scripts/test.sh: installing Debian packages: ${debian_packages[*]}" >&2
   if [ "$(id -u)" -eq 0 ]; then sudo=(); else sudo=(sudo); fi

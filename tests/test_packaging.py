@@ -23,7 +23,17 @@ def test_environment_yml_lists_the_same_packages_as_pyproject():
     assert any(isinstance(d, dict) and "-e ." in d.get("pip", []) for d in env["dependencies"])
 
 
-def test_readme_first_screen_has_the_two_commands():
-    first_screen = "\n".join((ROOT / "README.md").read_text(encoding="utf-8").splitlines()[:40])
-    assert "python run_all.py" in first_screen
-    assert "pytest" in first_screen
+def test_readme_first_screen_has_the_two_commands_and_ci_runs_the_test_command():
+    first_screen = "\n".join((ROOT / "README.md").read_text(encoding="utf-8").splitlines()[:30])
+    report, test = re.findall(r"```bash\n(.*?)\n```", first_screen, flags=re.S)
+    assert report == "python3 -m venv .venv && .venv/bin/pip install -q -e . && .venv/bin/python run_all.py"
+    assert test == "bash scripts/test.sh"
+    ci = [line for line in (ROOT / ".ci/run").read_text(encoding="utf-8").splitlines() if line and not line.startswith(("#", "set ", "cd "))]
+    assert ci == [test]
+
+
+def test_the_test_script_sets_up_debian_packages_the_venv_and_runs_lint_and_pytest():
+    script = (ROOT / "scripts/test.sh").read_text(encoding="utf-8")
+    for needed in ("chromium", "fonts-noto-cjk", "apt-get install", "python3 -m venv .venv", '-e ".[test]"', "ruff check", "lint-imports",
+                   "python -m pytest"):
+        assert needed in script, needed

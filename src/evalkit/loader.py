@@ -19,7 +19,10 @@ from .errors import ProgramDataError
 from .model import Program
 from .years import era_label
 
-__all__ = ["read_yaml", "load_program", "load_programs", "load_cycle", "load_cycles", "program_path", "programs_dir", "program_files", "ignored_files", "Loaded"]
+__all__ = [
+    "read_yaml", "load_program", "load_programs", "load_cycle", "load_cycles",
+    "program_path", "programs_dir", "program_files", "ignored_files", "Loaded",
+]
 
 _MAX_SHOWN = 60
 
