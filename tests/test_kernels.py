@@ -79,3 +79,30 @@ def test_the_batch_forks_kernels_and_falls_back_to_fresh_ones_by_itself(tmp_path
         # the footer has the time, the extra cell a new random id and its own output
         pages[mode] = re.sub(r"cell-id=[0-9a-f]+", "", page.split("<footer", 1)[0].replace(parent, ""))
     assert pages["forked"] == pages["fallback"]
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("cls", [kernels.ForkingProvisioner, kernels.ForkingKernelSpecManager, kernels.ForkingKernelManager])
+def test_no_private_member_of_jupyter_client_is_overridden(cls):
+    base_members = {name for base in cls.__mro__[1:] for name in vars(base)}
+    ours = {name for name, value in vars(cls).items()  # what the class body defines (not metaclass bookkeeping)
+            if getattr(getattr(value, "fget", getattr(value, "func", value)), "__module__", None) == "evalkit.kernels"}
+    assert ours  # the class does define methods of its own
+    overridden = [name for name in ours if name in base_members and name.startswith("_") and not name.startswith("__")]
+    assert overridden == []
+
+
+@pytest.mark.unit
+def test_evalkit_reads_no_private_attribute_of_another_object():
+    """Only our own objects' underscore members (self._x) and os._exit (a forked child's documented way out)."""
+    import ast
+    from pathlib import Path
+
+    found = []
+    for path in Path(kernels.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+                owner = ast.unparse(node.value)
+                if owner not in {"self", "cls"} and f"{owner}.{node.attr}" != "os._exit":
+                    found.append(f"{path.name}:{node.lineno}: {owner}.{node.attr}")
+    assert found == []

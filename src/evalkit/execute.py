@@ -35,7 +35,7 @@ class ParameterError(ValueError):
 
 
 @lru_cache(maxsize=64)
-def _inspect(notebook: str, mtime: float) -> dict:
+def _inspect(notebook: str, mtime: float) -> dict:  # mtime: part of the cache key, so an edited notebook is read again
     import papermill
 
     return papermill.inspect_notebook(notebook)
@@ -70,9 +70,7 @@ def check_parameters(notebook: Path, parameters: dict, required: tuple[str, ...]
     checked = {}
     for name, value in parameters.items():
         if name not in declared:
-            if name in required:
-                raise ParameterError(f"{notebook}: unknown parameter {name!r}")
-            continue  # an optional cycle key this notebook does not use
+            continue  # an optional cycle key this notebook does not use (required ones were checked above)
         value = _builtin(value)
         type_name = declared[name].get("inferred_type_name") or "None"
         allowed = [t for part in type_name.replace("Optional[", "").rstrip("]").split("|") for t in _TYPES.get(part.strip(), ())]
