@@ -1,4 +1,4 @@
-"""indicator-method.md, rule by rule: the seed's and the samples' printed figures, edge cases, properties.
+"""docs/method.md, rule by rule: the seed's and the samples' printed figures, edge cases, properties.
 
 Every expected number is a literal worked out by hand (the working is in the comment beside it),
 never the spec's formula evaluated again in the test.

@@ -1,4 +1,4 @@
-"""indicator-method.md, Costs: トータルコスト = 事業費 + 人件費, 単位コスト = total ÷ the first outcome's current actual."""
+"""docs/method.md, Costs: トータルコスト = 事業費 + 人件費, 単位コスト = total ÷ the first outcome's current actual."""
 
 import math
 from pathlib import Path

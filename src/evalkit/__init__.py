@@ -1,6 +1,6 @@
 """evalkit: administrative-evaluation report cards (行政評価「通知表」) from program data.
 
-The stable API (``shared/spec/indicator-method.md``): :func:`fiscal_year`,
+The stable API (``docs/method.md``): :func:`fiscal_year`,
 :func:`era_label`, :func:`load_program`, :func:`load_programs`,
 :class:`ProgramDataError`, :func:`assess`, :func:`achievements`,
 :func:`program_status`.

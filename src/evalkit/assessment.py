@@ -1,4 +1,4 @@
-"""Indicator assessment exactly as ``shared/spec/indicator-method.md`` defines it.
+"""Indicator assessment exactly as ``docs/method.md`` defines it.
 
 Japanese municipal measures (達成率, 進捗率) beside the Open SDG progress
 measure (CAGR pace ratio, status, score, roll-up), so a card can be compared
@@ -43,7 +43,7 @@ NAN = math.nan
 ZERO_REPLACEMENT = 0.001
 LIMIT_EXPONENT = 4.44
 
-#: status name -> the label the card prints (indicator-method.md, Status)
+#: status name -> the label the card prints (docs/method.md, Status)
 STATUS_LABELS: dict[str, str] = {
     "target_achieved": "目標達成",
     "substantial_progress": "順調",
@@ -68,7 +68,7 @@ def _defined(x: float | None) -> bool:
 
 
 def cagr(value: float, base: float, year: float, base_year: float) -> float:
-    """Compound annual growth (a/b)^(1/(t1-t0)) - 1 (spec, Measures); NaN where it is not a real number."""
+    """Compound annual growth (a/b)^(1/(t1-t0)) - 1 (docs/method.md, Measures); NaN where it is not a real number."""
     if year == base_year or base == 0:
         return NAN
     ratio = value / base
@@ -92,7 +92,7 @@ def _power(base: float, exponent: float) -> float:
 
 
 def limit_coefficient(base: float, limit: float | None) -> float:
-    """Method 1's threshold reduction near a natural limit (spec, a = 4.44); 1 without a limit."""
+    """Method 1's threshold reduction near a natural limit (docs/method.md, a = 4.44); 1 without a limit."""
     if limit is None:
         return 1.0
     b, lim = abs(base), abs(limit)
@@ -162,14 +162,14 @@ class IndicatorAssessment:
 
 
 def actuals(indicator: Indicator, cutoff: int) -> dict[int, float]:
-    """The non-null actuals of years ≤ the cut-off, oldest first (spec, Inputs)."""
+    """The non-null actuals of years ≤ the cut-off, oldest first (docs/method.md, Inputs)."""
     return {
         y: o.actual for y, o in sorted(indicator.observations.items()) if y <= cutoff and o.actual is not None
     }
 
 
 def _base(observed: dict[int, float], baseline: int | None) -> tuple[int, float] | None:
-    """Spec, Inputs: the baseline year's actual, the earliest actual after it, or the earliest actual."""
+    """docs/method.md, Inputs: the baseline year's actual, the earliest actual after it, or the earliest actual."""
     years = [y for y in observed if baseline is None or y >= baseline]
     return (years[0], observed[years[0]]) if years else None
 
@@ -200,7 +200,7 @@ def _status(pace: float, method: int, coefficient: float, th: Thresholds) -> str
 
 
 def _score(pace: float, method: int, coefficient: float) -> float:
-    """Spec, Score: piecewise-linear in the pace value, clipped to [-5, 5].
+    """docs/method.md, Score: piecewise-linear in the pace value, clipped to [-5, 5].
 
     The breakpoints are the method's own (0.6; 0.015·c and 0.005·c), not a
     cycle's overridden status thresholds: scores stay comparable across cycles.

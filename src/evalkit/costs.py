@@ -1,4 +1,4 @@
-"""Costs of the evaluated year (indicator-method.md, Costs): total cost and unit cost."""
+"""Costs of the evaluated year (docs/method.md, Costs): total cost and unit cost."""
 
 from __future__ import annotations
 

@@ -29,7 +29,7 @@ def _bound(value: Any) -> float:
 
 
 class Thresholds(_Strict):
-    """Status thresholds of the progress measure (indicator-method.md, Status); overridable per cycle."""
+    """Status thresholds of the progress measure (docs/method.md, Status); overridable per cycle."""
 
     substantial: float = 0.95
     moderate: float = 0.60
@@ -65,7 +65,7 @@ def _bands(value: Any) -> Any:
 
 
 class Rating(_Strict):
-    """Optional grade (indicator-method.md, Optional grade): first band whose lower bound the measure reaches."""
+    """Optional grade (docs/method.md, Optional grade): first band whose lower bound the measure reaches."""
 
     measure: Literal["achievement", "progress", "pace"]
     bands: Annotated[list[Band], BeforeValidator(_bands), Field(min_length=1)]

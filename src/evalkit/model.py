@@ -1,4 +1,4 @@
-"""The program data contract (``shared/spec/program-format.md``) as a typed model.
+"""The program data contract (``docs/data-format.md``) as a typed model.
 
 Pure: validation only, no file access (see :mod:`evalkit.loader`).  Years are
 normalised to western ints, "no data" markers to ``None``, unknown keys and
