@@ -10,7 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr, model_validator
 
-from .model import PROGRAM_ID_PATTERN, Year
+from .errors import shown
+from .model import PROGRAM_ID_PATTERN, Year, finite_number
 
 __all__ = ["Thresholds", "Rating", "Cycle", "grade"]
 
@@ -24,17 +25,20 @@ def _bound(value: Any) -> float:
     if isinstance(value, str) and value.strip().lower() in {"-inf", "-.inf", "-infinity", "−inf"}:
         return -math.inf
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"expected a number or -inf, got {value!r}")
-    return float(value)
+        raise ValueError(f"expected a number or -inf, got {shown(value)}")
+    return finite_number(value)
+
+
+Finite = Annotated[float, BeforeValidator(finite_number)]
 
 
 class Thresholds(_Strict):
     """Status thresholds of the progress measure (docs/method.md, Status); overridable per cycle."""
 
-    substantial: float = 0.95
-    moderate: float = 0.60
-    method1_substantial: float = 0.015
-    method1_moderate: float = 0.005
+    substantial: Finite = 0.95
+    moderate: Finite = 0.60
+    method1_substantial: Finite = 0.015
+    method1_moderate: Finite = 0.005
 
     @model_validator(mode="after")
     def _ordered(self) -> Thresholds:
@@ -60,7 +64,7 @@ def _bands(value: Any) -> Any:
         elif isinstance(item, dict):
             out.append({**item, "bound": _bound(item.get("bound"))})
         else:
-            raise ValueError(f"expected [lower bound, label] pairs, got {item!r}")
+            raise ValueError(f"expected [lower bound, label] pairs, got {shown(item)}")
     return out
 
 
@@ -85,6 +89,15 @@ class Cycle(_Strict):
     programs: list[Annotated[StrictStr, Field(pattern=PROGRAM_ID_PATTERN)]] | None = None
     rating: Rating | None = None
     thresholds: Thresholds = Field(default_factory=Thresholds)
+
+    @model_validator(mode="after")
+    def _each_program_once(self) -> Cycle:
+        seen: dict[str, int] = {}
+        for i, program_id in enumerate(self.programs or []):
+            if program_id in seen:
+                raise ValueError(f"programs: {program_id!r} is listed twice (items {seen[program_id]} and {i}); each card is rendered once")
+            seen[program_id] = i
+        return self
 
 
 def grade(rating: Rating | None, value: float | None) -> str | None:

@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
-__all__ = ["ProgramDataError"]
+import reprlib
+
+__all__ = ["ProgramDataError", "shown"]
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxtuple, _REPR.maxdict, _REPR.maxset = 2, 4, 4, 4, 4
+_REPR.maxstring, _REPR.maxlong, _REPR.maxother = 60, 40, 60
+
+
+def shown(value: object) -> str:
+    """A value as an error message quotes it: short, whatever its size (a YAML alias bomb, a 400-digit number)."""
+    try:
+        text = _REPR.repr(value)
+    except Exception:  # noqa: BLE001 - a message must never fail to be written
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= 80 else text[:79] + "…"
 
 
 class ProgramDataError(ValueError):

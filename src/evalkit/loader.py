@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from .cycle import Cycle
-from .errors import ProgramDataError
+from .errors import ProgramDataError, shown
 from .model import Program
 from .years import era_label
 
@@ -23,9 +23,6 @@ __all__ = [
     "read_yaml", "load_program", "load_programs", "load_cycle", "load_cycles",
     "program_path", "programs_dir", "program_files", "ignored_files", "Loaded",
 ]
-
-_MAX_SHOWN = 60
-
 
 class _StrictLoader(yaml.SafeLoader):
     """SafeLoader that rejects duplicate keys instead of keeping the last one silently."""
@@ -37,7 +34,7 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
         key = loader.construct_object(key_node, deep=deep)
         if key in mapping:
             raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
+                None, None, f"duplicate key {shown(key)}", key_node.start_mark
             )
         mapping[key] = loader.construct_object(value_node, deep=deep)
     return mapping
@@ -46,12 +43,71 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+#: a data file larger than this is not a program sheet (and would take long to parse)
+MAX_FILE_BYTES = 16 * 1024 * 1024
+#: values a document may expand to through aliases; far above any real sheet, far below an alias bomb
+MAX_EXPANDED_NODES = 100_000
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many nodes ``node`` stands for once every alias is expanded (shared nodes counted once each use)."""
+    key = id(node)
+    if key not in sizes:
+        sizes[key] = 0  # a recursive alias counts as itself while being measured
+        if isinstance(node, yaml.MappingNode):
+            total = 1 + sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            total = 1 + sum(_expanded_size(item, sizes) for item in node.value)
+        else:
+            total = 1
+        sizes[key] = min(total, MAX_EXPANDED_NODES + 1)
+    return sizes[key]
+
+
+def _check_expansion(path: Path, root: yaml.Node) -> None:
+    """Reject alias expansion beyond reason before anything iterates over it (milliseconds, whatever the bomb)."""
+    sizes: dict[int, int] = {}
+    if _expanded_size(root, sizes) <= MAX_EXPANDED_NODES:
+        return
+    key = ""
+    if isinstance(root, yaml.MappingNode):
+        for key_node, value_node in root.value:
+            if _expanded_size(value_node, sizes) > MAX_EXPANDED_NODES:
+                key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else ""
+                break
+    raise ProgramDataError(str(path), key, f"YAML aliases (*name) expand to more than {MAX_EXPANDED_NODES:,} values; write the values out")
+
+
+def _unencodable(value: Any, key: str = "") -> str | None:
+    """The key path of the first text that cannot be written as UTF-8 (a lone surrogate from a \\ud800 escape)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return key or "(top level)"
+        return None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            found = _unencodable(k, key) if isinstance(k, str) else None
+            found = found or _unencodable(v, f"{key}.{k}" if key else str(k))
+            if found:
+                return found
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            found = _unencodable(v, f"{key}[{i}]")
+            if found:
+                return found
+    return None
+
+
 def read_yaml(path: str | Path) -> dict:
     """The top-level mapping of a YAML file; malformed, empty or non-mapping files raise ProgramDataError."""
     path = Path(path)
     if path.exists() and not path.is_file():  # a folder, or a FIFO that would block the read
         raise ProgramDataError(str(path), "", "expected a regular file")
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ProgramDataError(str(path), "", f"the file is larger than {MAX_FILE_BYTES // 2**20} MiB; expected one program's sheets")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ProgramDataError(str(path), "", "file not found") from None
@@ -59,17 +115,33 @@ def read_yaml(path: str | Path) -> dict:
         raise ProgramDataError(str(path), "", f"cannot read the file ({exc.strerror or exc})") from None
     except UnicodeDecodeError as exc:
         raise ProgramDataError(str(path), "", f"expected UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    loader = _StrictLoader(text)
     try:
-        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        root = loader.get_single_node()
+        if root is not None:
+            _check_expansion(path, root)
+        data = None if root is None else loader.construct_document(root)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ProgramDataError(str(path), "", f"malformed YAML: {where}{problem}") from None
+    except RecursionError:
+        raise ProgramDataError(str(path), "", "malformed YAML: nested too deeply") from None
+    except ProgramDataError:
+        raise
+    except ValueError as exc:  # a scalar the constructor cannot read, e.g. an integer of more than 4,300 digits
+        message = "a number of more than 4,300 digits" if "integer string conversion" in str(exc) else shown(str(exc))
+        raise ProgramDataError(str(path), "", f"unreadable value: {message}") from None
+    finally:
+        loader.dispose()
     if data is None:
         raise ProgramDataError(str(path), "", "the file is empty (expected a YAML mapping)")
     if not isinstance(data, dict):
         raise ProgramDataError(str(path), "", f"expected a YAML mapping at the top level, got {type(data).__name__}")
+    bad = _unencodable(data)
+    if bad:
+        raise ProgramDataError(str(path), bad, "expected text that can be written as UTF-8 (it holds a lone surrogate, e.g. from a \\ud800 escape)")
     return data
 
 
@@ -109,11 +181,6 @@ def _key_path(loc: tuple, year_keyed: set[str]) -> str:
     return out
 
 
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 1] + "…"
-
-
 def _message(error: dict, root: type[BaseModel]) -> str:
     kind, ctx, got = error["type"], error.get("ctx", {}), error.get("input")
     if kind == "missing":
@@ -123,11 +190,11 @@ def _message(error: dict, root: type[BaseModel]) -> str:
         allowed = f" (expected one of: {', '.join(model.model_fields)})" if model else ""
         return f"unknown key{allowed}"
     if kind == "literal_error":
-        return f"expected {ctx.get('expected')}, got {_shown(got)}"
+        return f"expected {ctx.get('expected')}, got {shown(got)}"
     if kind == "string_type":
-        return f"expected text, got {_shown(got)}"
+        return f"expected text, got {shown(got)}"
     if kind == "string_pattern_mismatch":
-        return f"expected an id matching {ctx.get('pattern')} (lower-case letters, digits, '-'), got {_shown(got)}"
+        return f"expected an id matching {ctx.get('pattern')} (lower-case letters, digits, '-'), got {shown(got)}"
     if kind in {"too_short", "too_long"}:
         expected = ctx.get("min_length") if kind == "too_short" else ctx.get("max_length")
         field = error["loc"][-1] if error["loc"] else ""
@@ -135,20 +202,20 @@ def _message(error: dict, root: type[BaseModel]) -> str:
             return f"expected exactly 8 cells (row by row, skipping the centre), got {ctx.get('actual_length')}"
         return f"expected {'at least' if kind == 'too_short' else 'at most'} {expected} items, got {ctx.get('actual_length')}"
     if kind in {"list_type", "tuple_type"}:
-        return f"expected a list, got {_shown(got)}"
+        return f"expected a list, got {shown(got)}"
     if kind in {"model_type", "model_attributes_type", "dict_type"}:
-        return f"expected a mapping, got {_shown(got)}"
+        return f"expected a mapping, got {shown(got)}"
     if kind in {"int_type", "int_parsing", "int_from_float"}:
-        return f"expected an integer, got {_shown(got)}"
+        return f"expected an integer, got {shown(got)}"
     if kind in {"float_type", "float_parsing"}:
-        return f"expected a number, got {_shown(got)}"
+        return f"expected a number, got {shown(got)}"
     if kind in {"greater_than_equal", "less_than_equal"}:
         sign = "≥" if kind == "greater_than_equal" else "≤"
         bound = ctx.get("ge", ctx.get("le"))
-        return f"expected a value {sign} {bound}, got {_shown(got)}"
+        return f"expected a value {sign} {bound}, got {shown(got)}"
     if kind == "value_error":
         return str(ctx.get("error", error["msg"]))
-    return f"{error['msg']}, got {_shown(got)}"
+    return f"{error['msg']}, got {shown(got)}"
 
 
 def _validate(model: type[BaseModel], data: dict, path: Path, year_keyed: set[str]) -> Any:
@@ -173,7 +240,7 @@ def load_program(path: str | Path) -> Program:
     data = read_yaml(path)
     program = _validate(Program, data, path, {"observations", "sheets"})
     if program.id != path.stem:
-        raise ProgramDataError(str(path), "id", f"expected the file name's stem {path.stem!r}, got {program.id!r}")
+        raise ProgramDataError(str(path), "id", f"expected the file name's stem {path.stem!r}, got {shown(program.id)}")
     return program
 
 
@@ -236,4 +303,10 @@ def load_cycle(path: str | Path) -> Cycle:
 def load_cycles(params_dir: str | Path) -> list[tuple[Path, Cycle]]:
     """Every cycle file in ``params_dir``, oldest first; the first bad one raises."""
     found = [(p, load_cycle(p)) for p in sorted(Path(params_dir).glob("*.yaml")) if not p.name.startswith(".")]
+    by_year: dict[int, Path] = {}
+    for path, cycle in found:
+        if cycle.fiscal_year in by_year:
+            other = by_year[cycle.fiscal_year]
+            raise ProgramDataError(str(path), "fiscal_year", f"{cycle.fiscal_year} is also the year of {other}; expected one cycle file per year")
+        by_year[cycle.fiscal_year] = path
     return sorted(found, key=lambda item: item[1].fiscal_year)

@@ -10,12 +10,15 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, field_validator, model_validator
 
+from .errors import shown
 from .years import fiscal_year
 
 __all__ = [
     "NO_DATA_MARKERS",
+    "RESERVED_IDS",
+    "finite_number",
     "PROGRAM_DIRECTIONS",
     "COST_DIRECTIONS",
     "Observation",
@@ -33,7 +36,28 @@ NO_DATA_MARKERS = frozenset({"-", "－", "—", "―", ""})
 PROGRAM_DIRECTIONS = ("拡充", "拡大", "継続", "維持", "改善", "見直し", "縮小", "統合", "休止", "廃止", "完了", "終了")
 COST_DIRECTIONS = ("増加", "拡充", "維持", "削減", "縮小")
 PROGRAM_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
+#: names the published site uses for its own pages (``<year>/index.html`` ...) or keeps for them: no program may take one
+RESERVED_IDS = frozenset({"index", "booklet", "triage", "plan", "summary", "datapackage", "open-data"})
+
+
+def _not_reserved(value: str) -> str:
+    if value in RESERVED_IDS:
+        raise ValueError(f"{value!r} is the name of one of the site's own pages; expected another id (reserved: {', '.join(sorted(RESERVED_IDS))})")
+    return value
 INDICATOR_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+
+
+def finite_number(value: Any) -> float:
+    """A finite number from YAML (an int or a float, not a bool); ``ValueError`` otherwise, also for a huge int."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"expected a number, got {shown(value)}")
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond any float
+        raise ValueError(f"expected a number of at most 308 digits, got one of {len(str(abs(value)))} digits") from None
+    if not math.isfinite(number):
+        raise ValueError(f"expected a finite number, got {shown(value)}")
+    return number
 
 
 def _number_or_none(value: Any) -> float | None:
@@ -43,17 +67,15 @@ def _number_or_none(value: Any) -> float | None:
     if isinstance(value, str) and value.strip() in NO_DATA_MARKERS:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"expected a number or a no-data marker (null, '-'), got {value!r}")
-    if not math.isfinite(value):
-        raise ValueError(f"expected a finite number, got {value!r}")
-    return float(value)
+        raise ValueError(f"expected a number or a no-data marker (null, '-'), got {shown(value)}")
+    return finite_number(value)
 
 
 def _year(value: Any) -> int:
     try:
         return fiscal_year(value)
     except ValueError as exc:
-        raise ValueError(f"expected a fiscal year (2023, FY2023, R5, 令和5年度, H31, ...), got {value!r}") from exc
+        raise ValueError(f"expected a fiscal year (2023, FY2023, R5, 令和5年度, H31, ...), got {shown(value)}") from exc
 
 
 def _year_keyed(value: Any) -> Any:
@@ -69,9 +91,9 @@ def _year_keyed(value: Any) -> Any:
         try:
             year = fiscal_year(key)
         except ValueError:
-            raise ValueError(f"key {key!r} is not a fiscal year (expected e.g. 2023, FY2023, R5, 令和5年度)") from None
+            raise ValueError(f"key {shown(key)} is not a fiscal year (expected e.g. 2023, FY2023, R5, 令和5年度)") from None
         if year in out:
-            raise ValueError(f"duplicate year {year}: {written[year]!r} and {key!r} name the same fiscal year")
+            raise ValueError(f"duplicate year {year}: {shown(written[year])} and {shown(key)} name the same fiscal year")
         out[year] = {} if item is None else item
         written[year] = key
     return out
@@ -160,7 +182,7 @@ def _direction_word(value: str | None, accepted: tuple[str, ...]) -> str | None:
     if value is None:
         return None
     if value.strip() not in accepted:
-        raise ValueError(f"expected one of {', '.join(accepted)}, got {value!r}")
+        raise ValueError(f"expected one of {', '.join(accepted)}, got {shown(value)}")
     return value.strip()
 
 
@@ -183,7 +205,7 @@ class Sheet(_Strict):
 
 
 class Program(_Strict):
-    id: Annotated[StrictStr, Field(pattern=PROGRAM_ID_PATTERN)]
+    id: Annotated[StrictStr, Field(pattern=PROGRAM_ID_PATTERN), AfterValidator(_not_reserved)]
     name: Text
     municipality: Text | None = None
     tagline: Text | None = None  # extension: the city's banner line printed under the title

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from .errors import shown
+
 __all__ = ["fiscal_year", "era_label", "era_and_western", "ERAS"]
 
 #: era -> (latin letter, kanji name, western year of 元年, last valid era year or None)
@@ -32,7 +34,8 @@ _ERA = re.compile(
     re.IGNORECASE,
 )
 
-MIN_YEAR, MAX_YEAR = 1900, 2999
+#: the years evalkit can name in both calendars: from 昭和元年度 (1926) on
+MIN_YEAR, MAX_YEAR = 1926, 2999
 
 
 def _kanji_number(text: str) -> int:
@@ -53,13 +56,13 @@ def fiscal_year(value: object) -> int:
     Raises ``ValueError`` naming the offending text for anything that is not a year.
     """
     if isinstance(value, bool):
-        raise ValueError(f"not a fiscal year: {value!r}")
+        raise ValueError(f"not a fiscal year: {shown(value)}")
     if isinstance(value, int):
         if MIN_YEAR <= value <= MAX_YEAR:
             return value
-        raise ValueError(f"not a fiscal year: {value!r} (expected a year between {MIN_YEAR} and {MAX_YEAR})")
+        raise ValueError(f"not a fiscal year: {shown(value)} (expected a year between {MIN_YEAR} and {MAX_YEAR})")
     if not isinstance(value, str):
-        raise ValueError(f"not a fiscal year: {value!r}")
+        raise ValueError(f"not a fiscal year: {shown(value)}")
     # NFKC folds full-width digits and letters (Ｒ５) and the era ligatures (㋿ ㍻ ㍼).
     text = unicodedata.normalize("NFKC", value).strip()
     match = _WESTERN.match(text)
@@ -67,7 +70,7 @@ def fiscal_year(value: object) -> int:
         return fiscal_year(int(match.group(1)))
     match = _ERA.match(text)
     if not match:
-        raise ValueError(f"not a fiscal year: {value!r}")
+        raise ValueError(f"not a fiscal year: {shown(value)}")
     era = match.group("era")
     letter = _BY_KANJI.get(era, era.upper())
     num_text = match.group("num")
@@ -78,8 +81,8 @@ def fiscal_year(value: object) -> int:
     else:
         number = _kanji_number(num_text)
     start, last = _BY_LETTER[letter]
-    if number < 1 or (last is not None and number > last):
-        raise ValueError(f"not a fiscal year: {value!r} (era year {number} out of range)")
+    if number < 1 or (last is not None and number > last) or start - 1 + number > MAX_YEAR:
+        raise ValueError(f"not a fiscal year: {shown(value)} (era year {number} out of range)")
     return start - 1 + number
 
 
