@@ -1,26 +1,35 @@
 """Regenerating every card: plan, decide what changed, execute in worker processes, record, write indexes.
 
 The plain Python API behind ``evalkit`` / ``run_all.py``; :func:`run_batch`
-runs these steps in order:
+runs these steps in order, holding the output folder's lock:
 
 1. :func:`plan_batch` — every cycle × every program it selects, then the ``--year`` / ``--program`` selection;
-2. :func:`decide` — which selected cards changed since the cache last saw them;
-3. :func:`execute` — run those in worker processes (never in this process), each result recorded in the cache as it ends;
-4. :func:`write_indexes` — the cycle pages and the root page of the cycles touched.
+2. :func:`withdraw_stale` — pages of programs or cycles that no longer exist are moved out of the published folder;
+3. :func:`decide` — which selected cards changed since the cache last saw them (or failed for a reason of the run);
+4. :func:`execute` — run those in worker processes (never in this process), each result recorded as it ends;
+5. :func:`write_indexes` — the cycle pages and the root page of the cycles touched.
 
 Worker processes (not threads: papermill's working directory is
-process-wide) run :func:`evalkit.execute.run_job`; a failing program never
-stops the others and never replaces its previous good card.
+process-wide) run :func:`evalkit.execute.run_job`.  A failing program never
+stops the others and never replaces its previous good card; a worker that
+dies fails only the card it was running; a run that is stopped (Ctrl-C,
+SIGTERM) stops its workers and kernels and leaves no half-written file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import shutil
+import signal
+import sys
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -29,22 +38,27 @@ from typing import Any
 from .cache import Cache, CardEntry, ProgramEntry
 from .cycle import Cycle
 from .errors import ProgramDataError
-from .fingerprint import file_digest, job_fingerprint
+from .fingerprint import environment_digest, file_digest, job_fingerprint
 from .iorw import write_atomic
 from .jobs import Job, JobResult, SheetYears, plan_jobs
 from .loader import ignored_files, load_cycles, program_files, programs_dir
+from .runlock import LockHeld, RunLock
 
 # Executing, exporting and index pages pull in nbconvert, jupyter_client and matplotlib: they are
 # imported where used, so that a run with nothing to do starts in a fraction of a second.
 
 __all__ = [
-    "BatchOptions", "BatchSummary", "ConfigError", "Plan", "Decision",
-    "plan_batch", "decide", "execute", "write_indexes", "run_batch", "default_state_dir",
+    "BatchOptions", "BatchSummary", "ConfigError", "Terminated", "Plan", "Decision",
+    "plan_batch", "withdraw_stale", "decide", "execute", "write_indexes", "run_batch", "default_state_dir",
 ]
 
 
 class ConfigError(Exception):
     """A usage or configuration problem that stops the whole run (exit status 2)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM: stop as on Ctrl-C (the command line installs the handler that raises it)."""
 
 
 def default_state_dir(out_dir: Path) -> Path:
@@ -66,6 +80,7 @@ class BatchOptions:
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     force: bool = False
     timeout: float | None = None
+    max_card_mb: float = 20.0
     kernel_name: str | None = None
     fork_kernels: bool = True  # fork kernels from a pre-imported zygote (evalkit.kernels)
 
@@ -81,6 +96,15 @@ class BatchOptions:
     def log_dir(self) -> Path:
         """The last run's worker and kernel logs (each run that executes cards replaces them)."""
         return self.state / "logs"
+
+    @property
+    def withdrawn_dir(self) -> Path:
+        """Where pages of programs and cycles that no longer exist are moved (the last copy of each)."""
+        return self.state / "withdrawn"
+
+    def fingerprint_settings(self) -> dict[str, Any]:
+        """The options that change what a card becomes: part of every card's fingerprint."""
+        return {"timeout": self.timeout, "max_card_mb": self.max_card_mb}
 
 
 @dataclass
@@ -110,21 +134,32 @@ class Plan:
 class Decision:
     to_run: list[Job] = field(default_factory=list)
     unchanged: list[Job] = field(default_factory=list)  # rendered before, nothing changed
-    still_failing: list[Job] = field(default_factory=list)  # failed before, nothing changed
+    still_failing: list[Job] = field(default_factory=list)  # failed before because of its data or notebook, nothing changed
 
 
 def _check_folders(options: BatchOptions) -> None:
     for name, folder in (("--data", options.data_dir), ("--params", options.params_dir), ("--notebooks", options.notebooks_dir)):
         if not folder.is_dir():
             raise ConfigError(f"{name}: folder {folder} does not exist")
+    if options.out_dir.exists() and not options.out_dir.is_dir():
+        raise ConfigError(f"--out: {options.out_dir} is not a folder")
+    if not (options.notebooks_dir / "report_card.ipynb").is_file():
+        raise ConfigError(f"--notebooks: {options.notebooks_dir} has no report_card.ipynb (the template every program uses)")
+
+
+def _key(path: Path) -> str:
+    """Cache keys name files by their resolved path: ``--data data`` and ``--data ./data/`` are one cache."""
+    return str(path.resolve())
 
 
 def _known_sheet_years(options: BatchOptions, cache: Cache, digest: Callable[[Path], str]) -> SheetYears:
-    """What the cache knows about program files that did not change since."""
+    """What the cache knows about program files that did not change since (nor evalkit: it may validate otherwise)."""
     known: SheetYears = {}
+    if options.force:
+        return known
     for path in program_files(options.data_dir):
-        entry = cache.programs.get(str(path))
-        if entry and entry.digest == digest(path):
+        entry = cache.programs.get(_key(path))
+        if entry and entry.digest == digest(path) and entry.environment == environment_digest():
             known[path] = (None if entry.years is None else set(entry.years), entry.error)
     return known
 
@@ -151,10 +186,49 @@ def plan_batch(options: BatchOptions, cache: Cache, digest: Callable[[Path], str
         if (not options.years or job.fiscal_year in options.years) and (not options.programs or job.program_id in options.programs)
     ]
     cache.programs = {
-        str(path): ProgramEntry(digest=digest(path), years=None if years is None else sorted(years), error=error)
+        _key(path): ProgramEntry(digest=digest(path), years=None if years is None else sorted(years), error=error,
+                                 environment=environment_digest())
         for path, (years, error) in known.items() if path.exists()
     }
     return Plan(cycles=cycles, planned=planned, selected=selected)
+
+
+def _move_aside(path: Path, dest: Path) -> None:
+    if dest.is_dir():
+        shutil.rmtree(dest)
+    else:
+        dest.unlink(missing_ok=True)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(path), str(dest))
+
+
+def withdraw_stale(plan: Plan, cache: Cache, out_dir: Path, withdrawn_dir: Path) -> tuple[set[int], list[str]]:
+    """Move the pages of removed programs and cycles out of the published folder (into ``withdrawn_dir``).
+
+    Returns the cycles whose index must be rewritten and what was moved (paths relative to ``out_dir``).
+    """
+    ids = {year: set() for year in plan.cycles}
+    for job in plan.planned:
+        ids[job.fiscal_year].add(job.program_id)
+    touched: set[int] = set()
+    moved: list[str] = []
+    folders = sorted(p for p in out_dir.iterdir() if p.is_dir() and p.name.isdigit()) if out_dir.is_dir() else []
+    for folder in folders:
+        year = int(folder.name)
+        if year not in ids:
+            _move_aside(folder, withdrawn_dir / folder.name)
+            moved.append(f"{folder.name}/")
+            continue
+        keep = {"index.html", "summary.csv"} | {f"{pid}{suffix}" for pid in ids[year] for suffix in (".html", ".ipynb", ".failed.html")}
+        for path in sorted(folder.iterdir()):
+            if path.is_file() and not path.name.startswith(".") and path.name not in keep:
+                _move_aside(path, withdrawn_dir / folder.name / path.name)
+                moved.append(f"{folder.name}/{path.name}")
+                touched.add(year)
+    planned_keys = {job.key for job in plan.planned}
+    for key in [k for k in cache.cards if k not in planned_keys]:
+        del cache.cards[key]
+    return touched, moved
 
 
 def decide(jobs: list[Job], cache: Cache, fingerprints: dict[str, str], force: bool = False) -> Decision:
@@ -165,27 +239,35 @@ def decide(jobs: list[Job], cache: Cache, fingerprints: dict[str, str], force: b
         unchanged = not force and entry is not None and entry.fingerprint == fingerprints[job.key] and not job.data_error
         if unchanged and entry.ok and job.html.exists():
             decision.unchanged.append(job)
-        elif unchanged and not entry.ok:
+        elif unchanged and not entry.ok and not entry.retry:
             decision.still_failing.append(job)  # nothing changed, so no kernel work: report it again
         else:
             decision.to_run.append(job)
     return decision
 
 
-def _warm_up(log_dir: str, fork_kernels: bool) -> None:
+def _exit_with_parent(parent: int) -> None:
+    """A worker whose run_all died (SIGKILL, OOM) exits within a second, writing nothing more."""
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:
+            os._exit(70)
+
+
+def _warm_up(log_dir: str, fork_kernels: bool, parent: int) -> None:
     """Pay the heavy imports once per worker, not once per card; kernels' chatter goes to a log file."""
     from multiprocessing.util import Finalize
 
-    import papermill  # noqa: F401 - imported for its cost, once per worker
-
-    from .kernels import shared_zygote, stop_shared_zygote
-
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="evalkit-parent-watch").start()
     log = os.open(str(Path(log_dir) / f"worker-{os.getpid()}.log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(log, 1)
     os.dup2(log, 2)
     os.close(log)
 
+    import papermill  # noqa: F401 - imported for its cost, once per worker
+
     from .export import html_exporter
+    from .kernels import shared_zygote, stop_shared_zygote
 
     if fork_kernels:
         shared_zygote()  # its imports run while this worker waits for its first card
@@ -193,34 +275,97 @@ def _warm_up(log_dir: str, fork_kernels: bool) -> None:
     html_exporter()
 
 
-def _fresh_log_dir(log_dir: Path) -> Path:
-    """Only the last run's logs are kept."""
-    shutil.rmtree(log_dir, ignore_errors=True)
-    log_dir.mkdir(parents=True, exist_ok=True)
-    return log_dir
+def _fresh_dir(folder: Path) -> Path:
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _worker_died(job: Job) -> JobResult:
+    return JobResult(
+        key=job.key, program_id=job.program_id, fiscal_year=job.fiscal_year, ok=False, seconds=0.0, retry=True,
+        error="the worker process running this card died (killed, or out of memory); the batch went on with a new one",
+    )
+
+
+def _stop_workers(in_flight: dict[Future, Job]) -> None:
+    """On Ctrl-C or SIGTERM: let workers that got the signal finish their cleanup, interrupt the others, then kill."""
+    wait(in_flight, timeout=2)
+    if not all(f.done() for f in in_flight):
+        for process in multiprocessing.active_children():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGINT)  # papermill stops its kernel; the card writes nothing
+        wait(in_flight, timeout=10)
+    for process in multiprocessing.active_children():
+        if not all(f.done() for f in in_flight):
+            process.kill()
+
+
+def _run_pool(jobs: list[Job], workers: int, settings: Any, log_dir: Path, on_done: Callable[[JobResult], None]) -> tuple[list[Job], list[Job]]:
+    """Run ``jobs`` with at most ``workers`` in flight; when a worker dies, return (the cards then in flight, those not started)."""
+    from .execute import run_job
+
+    queue = deque(jobs)
+    in_flight: dict[Future, Job] = {}
+    pool = ProcessPoolExecutor(
+        max_workers=min(workers, len(jobs)), mp_context=multiprocessing.get_context("spawn"),
+        initializer=_warm_up, initargs=(str(log_dir), settings.fork_kernels, os.getpid()),
+    )
+    try:
+        while queue or in_flight:
+            while queue and len(in_flight) < workers:
+                job = queue.popleft()
+                try:
+                    in_flight[pool.submit(run_job, job, settings)] = job
+                except BrokenProcessPool:
+                    return [job, *in_flight.values()], list(queue)
+            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in done:
+                try:
+                    result = future.result()
+                except BrokenProcessPool:
+                    return list(in_flight.values()), list(queue)
+                except Exception as exc:  # noqa: BLE001 - e.g. a result that could not be sent back: this card only
+                    job = in_flight[future]
+                    result = JobResult(key=job.key, program_id=job.program_id, fiscal_year=job.fiscal_year, ok=False,
+                                       seconds=0.0, retry=True, error=f"{type(exc).__name__}: {exc}")
+                del in_flight[future]
+                on_done(result)
+        return [], []
+    except BaseException:
+        _stop_workers(in_flight)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _run_settings(options: BatchOptions) -> Any:
+    from .execute import RunSettings
+
+    return RunSettings(work_dir=options.state / "work", timeout=options.timeout, kernel_name=options.kernel_name,
+                       fork_kernels=options.fork_kernels, max_card_bytes=int(options.max_card_mb * 2**20),
+                       path_labels=_path_labels(options))
 
 
 def execute(jobs: list[Job], options: BatchOptions, on_done: Callable[[JobResult], None]) -> None:
-    """Run ``jobs`` in worker processes (at most ``options.workers``), calling ``on_done`` as each ends."""
+    """Run ``jobs`` in worker processes (at most ``options.workers`` at once), calling ``on_done`` as each ends.
+
+    A worker that dies costs only the card it was running: the cards then in
+    flight are run again one by one, and the one that kills its worker again fails.
+    """
     if not jobs:
         return
-    from .execute import run_job
-
-    log_dir = _fresh_log_dir(options.log_dir)
-    run = (options.timeout, options.kernel_name, options.fork_kernels)
-    context = multiprocessing.get_context("spawn")
-    workers = min(options.workers, len(jobs))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_warm_up, initargs=(str(log_dir), options.fork_kernels)) as pool:
-        pending: set[Future] = {pool.submit(run_job, job, *run) for job in jobs}
-        try:
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    on_done(future.result())
-        except BaseException:
-            for future in pending:
-                future.cancel()
-            raise
+    settings = _run_settings(options)
+    log_dir = _fresh_dir(options.log_dir)  # only the last run's logs are kept
+    remaining = list(jobs)
+    while remaining:
+        lost, remaining = _run_pool(remaining, options.workers, settings, log_dir, on_done)
+        for job in lost:
+            if len(lost) > 1:
+                again, _ = _run_pool([job], 1, settings, log_dir, on_done)  # alone: was it this card?
+                if not again:
+                    continue
+            on_done(_worker_died(job))
 
 
 def _record(cache: Cache, job: Job, fingerprint: str, result: JobResult) -> None:
@@ -230,6 +375,7 @@ def _record(cache: Cache, job: Job, fingerprint: str, result: JobResult) -> None
         fingerprint=fingerprint,
         ok=result.ok,
         error=result.error,
+        retry=result.retry,
         seconds=round(result.seconds, 3),
         record=result.record if result.ok else (previous.record if previous else {}),
         rows=result.rows if result.ok else [],
@@ -237,16 +383,15 @@ def _record(cache: Cache, job: Job, fingerprint: str, result: JobResult) -> None
     )
 
 
-def write_indexes(plan: Plan, cache: Cache, out_dir: Path, years: set[int]) -> None:
+def write_indexes(plan: Plan, cache: Cache, out_dir: Path, years: set[int], root: bool = False) -> None:
     """The index of each cycle in ``years`` (and of any cycle that has none yet), then the root index."""
     stale = [year for year in plan.cycles if year in years or not (out_dir / str(year) / "index.html").exists()]
-    if not stale and (out_dir / "index.html").exists():
+    if not stale and not root and (out_dir / "index.html").exists():
         return  # nothing to write: do not even import the page builders
     from .index import cycle_index_html, root_index_html, summary_csv
 
     for year in stale:
         _, cycle = plan.cycles[year]
-        page = out_dir / str(year) / "index.html"
         entries, rows = [], []
         for job in (j for j in plan.planned if j.fiscal_year == year):
             entry = cache.cards.get(job.key)
@@ -259,7 +404,7 @@ def write_indexes(plan: Plan, cache: Cache, out_dir: Path, years: set[int]) -> N
                 "failed_href": entry.failed_href if entry else None,
             })
             rows.extend(entry.rows if entry and entry.ok else [])
-        write_atomic(page, cycle_index_html(year, cycle.title, entries, cycle.results_lag))
+        write_atomic(out_dir / str(year) / "index.html", cycle_index_html(year, cycle.title, entries, cycle.results_lag))
         write_atomic(out_dir / str(year) / "summary.csv", summary_csv(rows))
     items = []
     for year, (_, cycle) in plan.cycles.items():
@@ -267,6 +412,31 @@ def write_indexes(plan: Plan, cache: Cache, out_dir: Path, years: set[int]) -> N
         failed = sum(1 for key in keys if not (key in cache.cards and cache.cards[key].ok))
         items.append({"year": year, "title": cycle.title, "count": len(keys), "failed": failed})
     write_atomic(out_dir / "index.html", root_index_html(items))
+
+
+def _remove_leftovers(out_dir: Path, work_dir: Path) -> None:
+    """Temporary files of a run that was killed (under the lock, no other run can own them)."""
+    if out_dir.is_dir():
+        for path in out_dir.rglob(".*"):
+            if path.is_file() and (path.name.endswith(".tmp") or ".partial." in path.name):
+                path.unlink(missing_ok=True)
+    shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _path_labels(options: BatchOptions) -> tuple[tuple[str, str], ...]:
+    """The machine's folders a published page may show (tracebacks, papermill's metadata), and what it says instead."""
+    labels = {
+        str(Path.cwd()): ".",
+        str(options.data_dir.resolve()): options.data_dir.resolve().name,
+        str(options.notebooks_dir.resolve()): options.notebooks_dir.resolve().name,
+        str(options.out_dir.resolve()): options.out_dir.resolve().name,
+        str(options.state.resolve()): ".evalkit",
+        str(Path(__file__).resolve().parent): "evalkit",
+        sys.prefix: "<python>",
+        sys.base_prefix: "<python>",
+        str(Path.home()): "~",
+    }
+    return tuple(labels.items())
 
 
 def run_batch(
@@ -279,18 +449,36 @@ def run_batch(
 
     ``on_start(n)`` is told how many cards will be executed, ``progress(key)``
     each time one ends, ``notice(line)`` anything the user should know (one line each).
+    A folder that cannot be written (read-only, full disk) is a :class:`ConfigError`.
     """
-    started = time.perf_counter()
     _check_folders(options)
-    options.out_dir.mkdir(parents=True, exist_ok=True)
-    say = notice or (lambda line: None)
+    try:
+        options.out_dir.mkdir(parents=True, exist_ok=True)
+        with RunLock(options.state / "lock", str(options.out_dir)):
+            return _run_locked(options, progress, on_start, notice or (lambda line: None))
+    except LockHeld as exc:
+        raise ConfigError(str(exc)) from None
+    except OSError as exc:
+        where = exc.filename or options.out_dir
+        raise ConfigError(f"{where}: cannot write ({exc.strerror or exc}); nothing half-written was left") from None
+
+
+def _run_locked(
+    options: BatchOptions, progress: Callable[[str], Any] | None, on_start: Callable[[int], Any] | None, say: Callable[[str], Any]
+) -> BatchSummary:
+    started = time.perf_counter()
+    _remove_leftovers(options.out_dir, options.state / "work")
     cache = Cache.load(options.cache_file, warn=say)
     for path in ignored_files(programs_dir(options.data_dir)) + ignored_files(options.params_dir):
         say(f"{path}: ignored (only *.yaml files whose name does not start with '.' are read)")
     digest = lru_cache(maxsize=None)(file_digest)  # each shared file hashed once per run
     plan = plan_batch(options, cache, digest)
+    touched, moved = withdraw_stale(plan, cache, options.out_dir, options.withdrawn_dir)
+    if moved:
+        say(f"withdrew {len(moved)} page(s) of programs or cycles that no longer exist (moved to {options.withdrawn_dir}): {', '.join(moved)}")
+    settings = options.fingerprint_settings()
     fingerprints = {
-        job.key: job_fingerprint(job.notebook, job.cycle_file, job.program_file, job.parameters, digest) for job in plan.selected
+        job.key: job_fingerprint(job.notebook, job.cycle_file, job.program_file, job.parameters, digest, settings) for job in plan.selected
     }
     decision = decide(plan.selected, cache, fingerprints, options.force)
 
@@ -314,14 +502,13 @@ def run_batch(
         reason = fork_unsupported_reason()
         if reason:
             options = replace(options, fork_kernels=False)
-            if notice:
-                notice(f"kernels start as new interpreters (slower): cannot fork them here: {reason}")
+            say(f"kernels start as new interpreters (slower): cannot fork them here: {reason}")
     if on_start:
         on_start(len(decision.to_run))
     try:
         execute(decision.to_run, options, done)
     finally:
         cache.save(options.cache_file)
-    write_indexes(plan, cache, options.out_dir, {job.fiscal_year for job in decision.to_run})
+    write_indexes(plan, cache, options.out_dir, {job.fiscal_year for job in decision.to_run} | touched, root=bool(moved))
     summary.seconds = time.perf_counter() - started
     return summary

@@ -18,7 +18,7 @@ from .iorw import json_safe, write_atomic
 
 __all__ = ["CACHE_VERSION", "ProgramEntry", "CardEntry", "Cache"]
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 
 
 @dataclass
@@ -28,6 +28,7 @@ class ProgramEntry:
     digest: str
     years: list[int] | None
     error: str | None
+    environment: str = ""  # evalkit's source and libraries when it was read: a change means validating it again
 
 
 @dataclass
@@ -37,6 +38,7 @@ class CardEntry:
     fingerprint: str
     ok: bool
     error: str | None = None
+    retry: bool = False  # the run failed (timeout, dead kernel or worker, disk): executed again next run
     seconds: float = 0.0
     record: dict[str, Any] = field(default_factory=dict)  # the program's identity and status, from its scraps
     rows: list[dict[str, Any]] = field(default_factory=list)  # its summary.csv rows
@@ -45,7 +47,7 @@ class CardEntry:
 
 @dataclass
 class Cache:
-    programs: dict[str, ProgramEntry] = field(default_factory=dict)  # by program file path
+    programs: dict[str, ProgramEntry] = field(default_factory=dict)  # by resolved program file path
     cards: dict[str, CardEntry] = field(default_factory=dict)  # by card key
 
     @classmethod

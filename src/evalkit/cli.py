@@ -10,10 +10,11 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import signal
 import sys
 from pathlib import Path
 
-from .batch import BatchOptions, ConfigError, run_batch
+from .batch import BatchOptions, ConfigError, Terminated, run_batch
 from .years import fiscal_year
 
 __all__ = ["main", "build_parser", "build_check_parser"]
@@ -67,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--jobs", dest="workers", type=_positive, help=argparse.SUPPRESS)  # the former name of --workers
     parser.add_argument("--force", action="store_true", help="re-render even when nothing changed (ignore the cache)")
     parser.add_argument("--timeout", type=_seconds, default=None, metavar="SECONDS", help="stop a notebook that runs longer than this")
+    parser.add_argument("--max-card-mb", type=_seconds, default=20.0, metavar="MB",
+                        help="fail a card whose page would be larger than this (a cell that printed far too much; default 20)")
     parser.add_argument("--fresh-kernels", action="store_true",
                         help="start every kernel as a new interpreter instead of forking it from one that has "
                         "the notebooks' imports loaded (slower; for notebooks that must import in the kernel)")
@@ -94,7 +97,11 @@ def check_main(argv: list[str]) -> int:
 
 
 def _note(line: str) -> None:
-    print(f"evalkit: {line}", file=sys.stderr)
+    print(f"evalkit: {line}".encode("utf-8", "backslashreplace").decode("utf-8"), file=sys.stderr)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated()
 
 
 def run_main(argv: list[str]) -> int:
@@ -102,8 +109,9 @@ def run_main(argv: list[str]) -> int:
     options = BatchOptions(
         data_dir=args.data, params_dir=args.params, out_dir=args.out, notebooks_dir=args.notebooks, state_dir=args.state,
         years=args.year, programs=args.program, workers=args.workers, force=args.force, timeout=args.timeout,
-        fork_kernels=not args.fresh_kernels,
+        max_card_mb=args.max_card_mb, fork_kernels=not args.fresh_kernels,
     )
+    signal.signal(signal.SIGTERM, _terminate)  # what timeout, CI cancellation and systemd send: stop as on Ctrl-C
     bars = []
 
     def start(total: int) -> None:
@@ -122,14 +130,14 @@ def run_main(argv: list[str]) -> int:
     except ConfigError as exc:
         _note(f"error: {exc}")
         return 2
-    except KeyboardInterrupt:
-        _note("interrupted; finished cards were kept, no half-written file was left")
-        return 130
+    except KeyboardInterrupt as exc:
+        _note(f"{'terminated' if isinstance(exc, Terminated) else 'interrupted'}; finished cards were kept, no half-written file was left")
+        return 143 if isinstance(exc, Terminated) else 130
     finally:
         for bar in bars:
             bar.close()
     for key, message in summary.failures:
-        print(f"FAILED {key}: {message}", file=sys.stderr)
+        print(f"FAILED {key}: {message}".encode("utf-8", "backslashreplace").decode("utf-8"), file=sys.stderr)
     print(summary.line())
     return summary.exit_code
 

@@ -12,17 +12,22 @@ import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import nbformat
 
+from .errors import ProgramDataError
 from .export import notebook_to_html
 from .iorw import write_atomic
 from .jobs import Job, JobResult
 
-__all__ = ["ParameterError", "declared_parameters", "check_parameters", "run_job"]
+__all__ = [
+    "ParameterError", "NotebookTimeout", "CardTooLarge", "RunSettings", "RUN_FAILURES",
+    "declared_parameters", "check_parameters", "run_job", "printable", "scrub_paths",
+]
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "str": (str,), "int": (int,), "float": (int, float), "bool": (bool,),
@@ -84,7 +89,28 @@ def check_parameters(notebook: Path, parameters: dict, required: tuple[str, ...]
 
 
 class NotebookTimeout(Exception):
-    pass
+    """The whole notebook ran longer than ``--timeout`` (a failure of the run, retried next time)."""
+
+
+class CardTooLarge(Exception):
+    """The card would exceed the size limit: a cell printed or drew far too much."""
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How a worker runs each card (the batch's options that matter inside a worker)."""
+
+    work_dir: Path  # where papermill writes the notebook while it runs (not published)
+    timeout: float | None = None
+    kernel_name: str | None = None
+    fork_kernels: bool = True
+    max_card_bytes: int = 20 * 2**20
+    #: absolute folders -> what a published page says instead (no machine's path is published)
+    path_labels: tuple[tuple[str, str], ...] = ()
+
+
+#: exceptions that say the run went wrong rather than the data or the notebook: retried on the next run
+RUN_FAILURES = ("NotebookTimeout", "DeadKernelError", "CellTimeoutError", "TimeoutError", "MemoryError", "OSError", "ZygoteError")
 
 
 @contextmanager
@@ -106,21 +132,62 @@ def _deadline(seconds: float | None) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+def printable(text: str) -> str:
+    """Text that can always be written as UTF-8 (a lone surrogate becomes ``\\udxxx``)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def scrub_paths(text: str, labels: tuple[tuple[str, str], ...]) -> str:
+    """Replace the machine's absolute folders by neutral labels, longest first."""
+    for folder, label in sorted(labels, key=lambda item: -len(item[0])):
+        if folder and folder != "/":
+            text = text.replace(folder, label)
+    return text
+
+
 def _error_text(exc: BaseException) -> str:
+    """One line for the index: a notebook's own error as ``Name: value``; a data error exactly as the loader words it."""
     ename, evalue = getattr(exc, "ename", None), getattr(exc, "evalue", None)
+    if ename == "ProgramDataError" or isinstance(exc, ProgramDataError):
+        return printable(str(evalue if ename else exc))
     if ename:
-        return f"{ename}: {evalue}"
-    return f"{type(exc).__name__}: {exc}"
+        return printable(f"{ename}: {evalue}")
+    return printable(f"{type(exc).__name__}: {exc}")
 
 
-def _tmp(path: Path) -> Path:
-    return path.with_name(f".{path.stem}.partial{path.suffix}")
+def _is_run_failure(exc: BaseException) -> bool:
+    """A cell's own exception is the notebook's (only running out of memory is the run's); otherwise by class."""
+    ename = getattr(exc, "ename", None)
+    if ename:
+        return ename == "MemoryError"
+    return any(cls.__name__ in RUN_FAILURES for cls in type(exc).__mro__)
 
 
-def run_job(job: Job, timeout: float | None = None, kernel_name: str | None = None, fork_kernels: bool = True) -> JobResult:
+def _publishable(node: nbformat.NotebookNode, job: Job, settings: RunSettings) -> str:
+    """The executed notebook as published: papermill's paths relative, no absolute folder anywhere."""
+    papermill_meta = node.metadata.get("papermill", {})
+    papermill_meta["input_path"] = f"{job.notebook.parent.name}/{job.notebook.name}"
+    papermill_meta["output_path"] = f"{job.fiscal_year}/{job.executed.name}"
+    return scrub_paths(nbformat.writes(node), settings.path_labels)
+
+
+def _write_failed_page(job: Job, partial: Path, settings: RunSettings) -> str | None:
+    """The notebook with its failing cell, code shown; never raises (returns why it could not be written)."""
+    try:
+        if not partial.exists():
+            return None
+        failed = nbformat.read(str(partial), as_version=4)
+        page = notebook_to_html(failed, title=f"{job.program_id} — 実行エラー", show_code=True)
+        write_atomic(job.failed_html, printable(scrub_paths(page, settings.path_labels)))
+        return None
+    except Exception as exc:  # noqa: BLE001 - the failure of a failure page must not hide the first failure
+        return f"(the page showing the failing cell could not be written: {type(exc).__name__})"
+
+
+def run_job(job: Job, settings: RunSettings) -> JobResult:
     """Execute one card; on success replace its HTML and executed notebook, on failure keep them.
 
-    With ``fork_kernels`` the kernel is forked from this process's zygote (:mod:`evalkit.kernels`).
+    With ``settings.fork_kernels`` the kernel is forked from this process's zygote (:mod:`evalkit.kernels`).
     """
     import papermill
 
@@ -130,41 +197,52 @@ def run_job(job: Job, timeout: float | None = None, kernel_name: str | None = No
     started = time.perf_counter()
     result = JobResult(key=job.key, program_id=job.program_id, fiscal_year=job.fiscal_year, ok=False, seconds=0.0)
     if job.data_error:
-        result.error = job.data_error
+        result.error = printable(scrub_paths(job.data_error, settings.path_labels))
         result.seconds = time.perf_counter() - started
         return result
-    job.out_dir.mkdir(parents=True, exist_ok=True)
-    partial = _tmp(job.executed)
+    settings.work_dir.mkdir(parents=True, exist_ok=True)
+    partial = settings.work_dir / f"{job.fiscal_year}-{job.program_id}.ipynb"
     try:
         parameters = check_parameters(job.notebook, job.parameters)
-        with _deadline(timeout):
+        with _deadline(settings.timeout):
             node = papermill.execute_notebook(
                 str(job.notebook),
                 str(partial),
                 parameters=parameters,
-                kernel_name=kernel_name,
+                kernel_name=settings.kernel_name,
                 progress_bar=False,
                 request_save_on_cell_execute=False,
                 log_output=False,
                 cwd=str(job.notebook.parent),
-                execution_timeout=timeout,
-                **({"kernel_manager_class": ForkingKernelManager} if fork_kernels else {}),
+                execution_timeout=settings.timeout,
+                **({"kernel_manager_class": ForkingKernelManager} if settings.fork_kernels else {}),
             )
         recorded = scraps.from_node(node)
         html = notebook_to_html(node, title=f"{recorded['program']['name']} — {job.fiscal_year}年度 通知表")
-    except BaseException as exc:
-        result.error = _error_text(exc)
-        if partial.exists():  # papermill saved the notebook with the failing cell: show it
-            failed = nbformat.read(str(partial), as_version=4)
-            write_atomic(job.failed_html, notebook_to_html(failed, title=f"{job.program_id} — 実行エラー", show_code=True))
-            partial.unlink(missing_ok=True)
-        if isinstance(exc, KeyboardInterrupt):
-            raise
+        html = scrub_paths(html, settings.path_labels)
+        executed = _publishable(node, job, settings)
+        size = len(html.encode("utf-8", "backslashreplace"))
+        if size > settings.max_card_bytes:
+            raise CardTooLarge(
+                f"the card would be {size / 2**20:.1f} MiB, more than the limit of {settings.max_card_bytes / 2**20:g} MiB "
+                "(--max-card-mb): a cell printed or drew far too much"
+            )
+        job.out_dir.mkdir(parents=True, exist_ok=True)
+        write_atomic(job.html, html)
+        write_atomic(job.executed, executed)
+        job.failed_html.unlink(missing_ok=True)
+    except KeyboardInterrupt:
+        raise  # the run is being stopped: write nothing more
+    except BaseException as exc:  # noqa: BLE001 - any failure stops this card only
+        result.error = scrub_paths(_error_text(exc), settings.path_labels)
+        result.retry = _is_run_failure(exc)
+        problem = _write_failed_page(job, partial, settings)
+        if problem:
+            result.error += f" {problem}"
         result.seconds = time.perf_counter() - started
         return result
-    write_atomic(job.html, html)
-    partial.replace(job.executed)
-    job.failed_html.unlink(missing_ok=True)
+    finally:
+        partial.unlink(missing_ok=True)
     result.ok = True
     result.record = scraps.index_record(recorded)
     result.rows = scraps.summary_rows(recorded)

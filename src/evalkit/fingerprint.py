@@ -51,14 +51,21 @@ def environment_digest() -> str:
 
 
 def job_fingerprint(
-    notebook: Path, cycle_file: Path, program_file: Path, parameters: dict, digest: Callable[[Path], str] = file_digest
+    notebook: Path,
+    cycle_file: Path,
+    program_file: Path,
+    parameters: dict,
+    digest: Callable[[Path], str] = file_digest,
+    settings: dict | None = None,
 ) -> str:
-    """``digest`` lets a batch hash each shared file (notebook, cycle, program) once per run."""
+    """``digest`` lets a batch hash each shared file (notebook, cycle, program) once per run; ``settings`` are
+    the run's options that change what a card can become (its timeout, its size limit)."""
     parts = {
         "notebook": digest(notebook),
         "cycle": digest(cycle_file),
         "program": digest(program_file) if program_file.exists() else "missing",
         "environment": environment_digest(),
         "parameters": parameters,
+        "settings": settings or {},
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()

@@ -59,6 +59,7 @@ class JobResult:
     ok: bool
     seconds: float
     error: str | None = None
+    retry: bool = False  # the run failed, not the data or the notebook (timeout, dead kernel or worker): retry next run
     record: dict[str, Any] = field(default_factory=dict)  # the scraps the index needs
     rows: list[dict[str, Any]] = field(default_factory=list)  # summary.csv rows
 

@@ -44,7 +44,7 @@ from traitlets import default
 
 __all__ = [
     "PRELOAD", "PROVISIONER_NAME", "DISABLE_ENV", "ForkingKernelManager", "ForkingKernelSpecManager",
-    "ForkingProvisioner", "Zygote", "fork_unsupported_reason", "shared_zygote", "stop_shared_zygote",
+    "ForkingProvisioner", "Zygote", "ZygoteError", "fork_unsupported_reason", "shared_zygote", "stop_shared_zygote",
 ]
 
 #: the entry point name of :class:`ForkingProvisioner` (group ``jupyter_client.kernel_provisioners``)
@@ -78,6 +78,10 @@ def fork_unsupported_reason() -> str | None:
     return None
 
 
+class ZygoteError(RuntimeError):
+    """The zygote could not fork a kernel (it died): a failure of the run, not of the card."""
+
+
 class Zygote:
     """The ``python -m evalkit.zygote`` process and the pipe to it."""
 
@@ -92,12 +96,15 @@ class Zygote:
         """A new kernel process running ``ipykernel_launcher ARGS``; returns its pid."""
         with self._lock:
             if self.process.stdin is None or self.process.stdout is None:
-                raise RuntimeError("the kernel zygote has no pipe")
-            self.process.stdin.write(json.dumps({"args": args, "cwd": cwd, "env": env}) + "\n")
-            self.process.stdin.flush()
-            line = self.process.stdout.readline()
+                raise ZygoteError("the kernel zygote has no pipe")
+            try:
+                self.process.stdin.write(json.dumps({"args": args, "cwd": cwd, "env": env}) + "\n")
+                self.process.stdin.flush()
+                line = self.process.stdout.readline()
+            except OSError as exc:
+                raise ZygoteError(f"the kernel zygote is gone ({exc})") from None
         if not line:
-            raise RuntimeError(f"the kernel zygote exited (status {self.process.poll()})")
+            raise ZygoteError(f"the kernel zygote exited (status {self.process.poll()})")
         return int(json.loads(line)["pid"])
 
     @property
