@@ -99,7 +99,11 @@ def browser():
         instance.close()
 
 
-def _kernels_started_after(since: float) -> list[str]:
+#: what the tests' runs start: kernels, zygotes, batch workers, run_all itself, the stray-process probe
+EVALKIT_PROCESSES = ("ipykernel_launcher", "evalkit.zygote", "multiprocessing.spawn", "run_all.py", "evalkit-stray-probe")
+
+
+def evalkit_processes_started_after(since: float) -> list[str]:
     found = []
     boot = time.time() - float(Path("/proc/uptime").read_text().split()[0])
     ticks = os.sysconf("SC_CLK_TCK")
@@ -111,19 +115,19 @@ def _kernels_started_after(since: float) -> list[str]:
             started = boot + int((proc / "stat").read_text().rsplit(")", 1)[1].split()[19]) / ticks
         except (OSError, IndexError, ValueError):
             continue
-        # forked kernels (and their zygote) carry the zygote's command line
-        if ("ipykernel_launcher" in cmdline or "evalkit.zygote" in cmdline) and started >= since - 1:
+        # forked kernels carry their zygote's command line
+        if int(proc.name) != os.getpid() and any(p in cmdline for p in EVALKIT_PROCESSES) and started >= since - 1:
             found.append(f"{proc.name}: {cmdline}")
     return found
 
 
 @pytest.fixture(scope="session", autouse=True)
-def no_orphaned_kernels():
-    """After the whole suite, no kernel process that it started may still be running."""
+def no_process_left_running():
+    """After the whole suite, no process that its runs started (kernel, zygote, worker, run_all) may still be running."""
     since = time.time()
     yield
     deadline = time.time() + 15
-    while _kernels_started_after(since) and time.time() < deadline:
+    while evalkit_processes_started_after(since) and time.time() < deadline:
         time.sleep(0.5)
-    leftover = _kernels_started_after(since)
-    assert not leftover, f"kernel processes left running: {leftover}"
+    leftover = evalkit_processes_started_after(since)
+    assert not leftover, f"processes left running: {leftover}"

@@ -201,7 +201,7 @@ def test_ctrl_c_leaves_no_kernel_and_no_half_written_file(tmp_path):
     import subprocess
     import sys
 
-    from conftest import _kernels_started_after
+    from conftest import evalkit_processes_started_after
 
     project = copy_project(tmp_path)
     own_notebook(project, "kakogawa-shogaisha-sports", "import time\ntime.sleep(60)")
@@ -214,9 +214,9 @@ def test_ctrl_c_leaves_no_kernel_and_no_half_written_file(tmp_path):
     _, err = run.communicate(timeout=120)
     assert run.returncode == 130 and "interrupted" in err
     deadline = time.time() + 15
-    while _kernels_started_after(started) and time.time() < deadline:
+    while evalkit_processes_started_after(started) and time.time() < deadline:
         time.sleep(0.5)
-    assert _kernels_started_after(started) == []
+    assert evalkit_processes_started_after(started) == []
     out = project / "outputs"
     assert not list(out.rglob("*.partial*")) and not list(out.rglob("*.tmp"))
     assert not (out / "2019/kakogawa-shogaisha-sports.html").exists()  # the interrupted card was never half-written

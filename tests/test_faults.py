@@ -155,3 +155,176 @@ def test_text_a_chart_library_would_interpret_is_drawn_literally():
     assert r"（単位：$\alpha$ 千$）" in [t.get_text() for t in texts]
     assert all(not t.get_parse_math() for t in texts)
     charts.figure_img(fig, "alt")  # drawing it does not try to parse mathtext (an unbalanced $ would raise)
+
+
+# ---- the batch survives its own processes failing, and is stopped cleanly ----
+
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from conftest import ROOT, evalkit_processes_started_after, own_notebook  # noqa: E402
+
+COUNT_RUNS = 'from pathlib import Path\nwith open(Path("{marker}"), "a") as f: f.write("ran\\n")\n'
+KILL_WORKER = "import os, signal\nzygote = os.getppid()\nworker = int(open(f'/proc/{zygote}/stat').read().rsplit(')', 1)[1].split()[1])\nos.kill(worker, signal.SIGKILL)"
+KILL_ZYGOTE = "import os, signal, time\nos.kill(os.getppid(), signal.SIGKILL)\ntime.sleep(30)"
+SLOW = "import time\ntime.sleep(60)"
+
+
+def start(project: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(ROOT / "run_all.py"), "--quiet", *args], cwd=project, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_until_gone(since: float, seconds: float = 20) -> list[str]:
+    deadline = time.time() + seconds
+    while evalkit_processes_started_after(since) and time.time() < deadline:
+        time.sleep(0.3)
+    return evalkit_processes_started_after(since)
+
+
+def leftovers(out: Path) -> list[Path]:
+    return [p for p in out.rglob("*") if p.name.endswith(".tmp") or ".partial" in p.name or (p.is_file() and p.stat().st_size == 0)]
+
+
+def test_a_killed_worker_or_zygote_fails_only_its_card_and_is_retried(tmp_path):
+    project = copy_project(tmp_path)
+    marker = tmp_path / "kakogawa-runs.txt"
+    own_notebook(project, "kakogawa-shogaisha-sports", COUNT_RUNS.format(marker=marker) + KILL_WORKER)
+    own_notebook(project, "shinjo-gomi-shuseki-hojo", KILL_ZYGOTE)
+    first = run_cli(project, "--workers", "2", "--quiet", timeout=300)
+    assert first.returncode == 1, first.stderr
+    assert first.stdout.startswith("2 rendered, 0 skipped (unchanged), 2 failed")
+    assert "FAILED 2019/kakogawa-shogaisha-sports: the worker process running this card died" in first.stderr
+    assert "FAILED 2019/shinjo-gomi-shuseki-hojo: DeadKernelError" in first.stderr
+    assert (project / "outputs/2023/chiiki-kyosei.html").exists() and (project / "outputs/2017/morioka-toshi-koen.html").exists()
+    runs = marker.read_text().count("ran")
+    assert runs in (1, 2)  # a second time, alone, when another card was in flight as its worker died
+    second = run_cli(project, "--workers", "2", "--quiet", timeout=300)
+    assert second.stdout.startswith("0 rendered, 2 skipped (unchanged), 2 failed")
+    assert marker.read_text().count("ran") > runs  # a failure of the run is retried without --force
+    assert leftovers(project / "outputs") == []
+
+
+def test_sigterm_stops_like_ctrl_c_and_a_second_run_is_refused_meanwhile(tmp_path):
+    project = copy_project(tmp_path)
+    own_notebook(project, "kakogawa-shogaisha-sports", SLOW)
+    since = time.time()
+    run = start(project, "--workers", "2")
+    time.sleep(8)
+    assert run.poll() is None, "the run ended before it could be stopped"
+    second = run_cli(project, "--quiet")
+    assert second.returncode == 2
+    assert f"evalkit: error: another evalkit run (pid {run.pid}, since " in second.stderr and "is writing outputs" in second.stderr
+    os.kill(run.pid, signal.SIGTERM)  # the process only, as `timeout` and CI cancellation do
+    _, err = run.communicate(timeout=60)
+    assert run.returncode == 143 and "terminated; finished cards were kept" in err
+    assert wait_until_gone(since) == []
+    assert leftovers(project / "outputs") == [] and not (project / "outputs/2019/kakogawa-shogaisha-sports.html").exists()
+    assert (project / ".evalkit/outputs/cache.json").is_file()  # saved on the way out
+
+
+def test_sigkill_of_run_all_leaves_nothing_running_or_writing_and_a_rerun_converges(tmp_path):
+    project = copy_project(tmp_path)
+    own_notebook(project, "kakogawa-shogaisha-sports", SLOW)
+    since = time.time()
+    run = start(project, "--workers", "2")
+    time.sleep(8)
+    os.kill(run.pid, signal.SIGKILL)
+    run.communicate(timeout=30)
+    assert wait_until_gone(since, seconds=10) == []  # workers notice their parent is gone; zygotes and kernels follow
+    out = project / "outputs"
+    snapshot = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+    time.sleep(2)
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == snapshot  # nobody writes any more
+    (project / "notebooks/kakogawa-shogaisha-sports.ipynb").unlink()
+    rerun = run_cli(project, "--quiet", timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert (out / "2019/kakogawa-shogaisha-sports.html").exists() and (out / "2019/index.html").exists()
+    assert leftovers(out) == []
+
+
+def test_a_process_a_notebook_starts_in_its_own_session_is_stopped_with_the_card(tmp_path):
+    project = copy_project(tmp_path)
+    probe = "import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)  # evalkit-stray-probe'], start_new_session=True)"
+    own_notebook(project, "kakogawa-shogaisha-sports", probe)
+    since = time.time()
+    result = run_cli(project, "--program", "kakogawa-shogaisha-sports", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "evalkit: 2019/kakogawa-shogaisha-sports: stopped 1 process(es) the notebook left running:" in result.stderr
+    assert "evalkit-stray-probe" in result.stderr
+    assert wait_until_gone(since, seconds=5) == []
+
+
+def test_the_same_timeout_retries_a_card_and_another_timeout_is_another_card(tmp_path):
+    project = copy_project(tmp_path)
+    marker = tmp_path / "runs.txt"
+    own_notebook(project, "kakogawa-shogaisha-sports", COUNT_RUNS.format(marker=marker) + "import time\ntime.sleep(30)")
+    args = ("--program", "kakogawa-shogaisha-sports", "--quiet", "--timeout")
+    first = run_cli(project, *args, "4")
+    assert first.returncode == 1 and "NotebookTimeout: the notebook ran longer than 4 s" in first.stderr
+    again = run_cli(project, *args, "4")
+    assert again.returncode == 1 and marker.read_text().count("ran") == 2  # a timeout is the run's failure: retried
+    (project / "notebooks/kakogawa-shogaisha-sports.ipynb").unlink()
+    fixed = run_cli(project, *args, "120")
+    assert fixed.returncode == 0 and fixed.stdout.startswith("1 rendered")
+
+
+def test_output_limit_unprintable_output_and_data_errors_raised_in_the_kernel(tmp_path):
+    project = copy_project(tmp_path)
+    own_notebook(project, "kakogawa-shogaisha-sports", 'print("x" * 3_000_000)')
+    own_notebook(project, "shinjo-gomi-shuseki-hojo", 'print("before \\ud800 after")')
+    own_notebook(project, "morioka-toshi-koen",
+                 'raise evalkit.ProgramDataError("data/programs/morioka-toshi-koen.yaml", "indicators[0].unit", "expected a unit")')
+    result = run_cli(project, "--quiet", "--max-card-mb", "2")
+    assert result.returncode == 1
+    lines = sorted(line for line in result.stderr.splitlines() if line.startswith("FAILED"))
+    assert lines[0] == "FAILED 2017/morioka-toshi-koen: data/programs/morioka-toshi-koen.yaml: indicators[0].unit: expected a unit"
+    assert lines[1].startswith("FAILED 2019/kakogawa-shogaisha-sports: CardTooLarge: the card would be 2.9 MiB, more than the limit of 2 MiB")
+    assert "Traceback" not in result.stderr
+    out = project / "outputs"
+    assert leftovers(out) == [] and (out / "2019/index.html").exists()
+    assert not (out / "2019/kakogawa-shogaisha-sports.html").exists()
+
+
+def test_unusable_folders_are_one_message_and_exit_2(tmp_path):
+    project = copy_project(tmp_path)
+    (project / "a-file").write_text("x", encoding="utf-8")
+    (project / "empty-notebooks").mkdir()
+    cases = {
+        ("--out", "a-file"): "--out: a-file is not a folder",
+        ("--notebooks", "nowhere"): "--notebooks: folder nowhere does not exist",
+        ("--notebooks", "empty-notebooks"): "--notebooks: empty-notebooks has no report_card.ipynb",
+        ("--out", "a-file/inside"): "cannot write",
+    }
+    for args, message in cases.items():
+        result = run_cli(project, "--quiet", *args)
+        assert result.returncode == 2 and message in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+
+
+def _mount_tmpfs(where: Path, size: str) -> bool:
+    where.mkdir(parents=True, exist_ok=True)
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small or read-only file system needs root (CI runs as root)")
+def test_a_full_disk_and_a_read_only_output_folder(tmp_path):
+    project = copy_project(tmp_path / "p")
+    full, read_only = tmp_path / "full", tmp_path / "ro"
+    assert _mount_tmpfs(full, "160k") and _mount_tmpfs(read_only, "4m")
+    try:
+        result = run_cli(project, "--quiet", "--out", str(full / "outputs"), timeout=300)
+        assert result.returncode in (1, 2) and "No space left on device" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+        assert [p for p in full.rglob("*") if p.name.endswith(".tmp") or ".partial" in p.name] == []
+
+        (read_only / "outputs").mkdir()
+        subprocess.run(["mount", "-o", "remount,ro", str(read_only)], check=True)
+        result = run_cli(project, "--quiet", "--out", str(read_only / "outputs"))
+        assert result.returncode == 2 and "Read-only file system" in result.stderr and "Traceback" not in result.stderr
+    finally:
+        subprocess.run(["umount", "-l", str(full)], check=False)
+        subprocess.run(["umount", "-l", str(read_only)], check=False)

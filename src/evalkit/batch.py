@@ -259,6 +259,9 @@ def _warm_up(log_dir: str, fork_kernels: bool, parent: int) -> None:
     from multiprocessing.util import Finalize
 
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="evalkit-parent-watch").start()
+    from .kernels import become_subreaper
+
+    become_subreaper()  # processes a notebook starts in a session of their own come back to this worker
     log = os.open(str(Path(log_dir) / f"worker-{os.getpid()}.log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(log, 1)
     os.dup2(log, 2)
@@ -488,6 +491,8 @@ def _run_locked(
 
     def done(result: JobResult) -> None:
         _record(cache, by_key[result.key], fingerprints[result.key], result)
+        for note in result.notes:
+            say(f"{result.key}: {note}")
         if result.ok:
             summary.rendered += 1
         else:

@@ -192,7 +192,7 @@ def run_job(job: Job, settings: RunSettings) -> JobResult:
     import papermill
 
     from . import scraps
-    from .kernels import ForkingKernelManager
+    from .kernels import ForkingKernelManager, kept_children, stop_strays
 
     started = time.perf_counter()
     result = JobResult(key=job.key, program_id=job.program_id, fiscal_year=job.fiscal_year, ok=False, seconds=0.0)
@@ -243,6 +243,9 @@ def run_job(job: Job, settings: RunSettings) -> JobResult:
         return result
     finally:
         partial.unlink(missing_ok=True)
+        strays = stop_strays(kept_children())
+    if strays:  # started by a cell in a session of its own, it outlived the kernel
+        result.notes.append(f"stopped {len(strays)} process(es) the notebook left running: {'; '.join(s[:160] for s in strays)}")
     result.ok = True
     result.record = scraps.index_record(recorded)
     result.rows = scraps.summary_rows(recorded)

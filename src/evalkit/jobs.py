@@ -60,6 +60,7 @@ class JobResult:
     seconds: float
     error: str | None = None
     retry: bool = False  # the run failed, not the data or the notebook (timeout, dead kernel or worker): retry next run
+    notes: list[str] = field(default_factory=list)  # what the user should know about a card that rendered
     record: dict[str, Any] = field(default_factory=dict)  # the scraps the index needs
     rows: list[dict[str, Any]] = field(default_factory=list)  # summary.csv rows
 

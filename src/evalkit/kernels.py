@@ -43,8 +43,9 @@ from jupyter_client.provisioning import LocalProvisioner
 from traitlets import default
 
 __all__ = [
-    "PRELOAD", "PROVISIONER_NAME", "DISABLE_ENV", "ForkingKernelManager", "ForkingKernelSpecManager",
-    "ForkingProvisioner", "Zygote", "ZygoteError", "fork_unsupported_reason", "shared_zygote", "stop_shared_zygote",
+    "PRELOAD", "PROVISIONER_NAME", "DISABLE_ENV", "ForkingKernelManager", "ForkingKernelSpecManager", "ForkingProvisioner",
+    "Zygote", "ZygoteError", "become_subreaper", "fork_unsupported_reason", "kept_children", "stop_strays",
+    "shared_zygote", "stop_shared_zygote",
 ]
 
 #: the entry point name of :class:`ForkingProvisioner` (group ``jupyter_client.kernel_provisioners``)
@@ -152,6 +153,61 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return False
+
+
+def become_subreaper() -> bool:
+    """Adopt the orphans of this process's descendants (Linux ``PR_SET_CHILD_SUBREAPER``).
+
+    A process that a notebook starts in a new session survives its kernel;
+    adopted by the worker instead of init, :func:`stop_strays` can end it.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        return False
+
+
+def _children_of(pid: int) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(proc.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
+
+
+def stop_strays(keep: set[int]) -> list[str]:
+    """Kill this process's children other than ``keep`` (processes a finished card left running); their command lines."""
+    stopped = []
+    for pid in _children_of(os.getpid()):
+        if pid in keep:
+            continue
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            command = str(pid)
+        try:
+            group = os.getpgid(pid)
+            if group != os.getpgid(0):  # its own group (the kernel's, or a session of its own): end all of it
+                os.killpg(group, signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+        stopped.append(command or str(pid))
+    return stopped
+
+
+def kept_children() -> set[int]:
+    """The worker's own long-lived children: its zygote."""
+    return {_zygote.process.pid} if _zygote is not None and _zygote.alive else set()
 
 
 def _launcher_args(cmd: list[str]) -> list[str] | None:
