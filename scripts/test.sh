@@ -14,6 +14,7 @@ cd "$(dirname "$0")/.."
 debian_packages=()
 command -v chromium >/dev/null 2>&1 || debian_packages+=(chromium)
 fc-list 2>/dev/null | grep -i "Noto Sans CJK" >/dev/null || debian_packages+=(fonts-noto-cjk fontconfig)
+python3 -c "import ensurepip, venv" 2>/dev/null || debian_packages+=(python3-venv)  # Debian splits venv out of python3
 if [ ${#debian_packages[@]} -gt 0 ]; then
   echo "scripts/test.sh: installing Debian packages: ${debian_packages[*]}" >&2
   if [ "$(id -u)" -eq 0 ]; then sudo=(); else sudo=(sudo); fi

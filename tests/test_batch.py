@@ -2,7 +2,9 @@
 
 import re
 import shutil
+import sys
 import time
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -220,3 +222,59 @@ def test_ctrl_c_leaves_no_kernel_and_no_half_written_file(tmp_path):
     out = project / "outputs"
     assert not list(out.rglob("*.partial*")) and not list(out.rglob("*.tmp"))
     assert not (out / "2019/kakogawa-shogaisha-sports.html").exists()  # the interrupted card was never half-written
+
+
+def test_removed_programs_and_cycles_are_withdrawn_from_every_index(rendered_project):
+    out = rendered_project / "outputs"
+    (rendered_project / "data/programs/shinjo-gomi-shuseki-hojo.yaml").unlink()
+    (rendered_project / "params/2017.yaml").unlink()
+    result = run_cli(rendered_project, "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "withdrew the pages of programs or cycles that no longer exist" in result.stderr
+    assert result.stderr.rstrip().endswith("withdrawn): 2017/, 2019/shinjo-gomi-shuseki-hojo.html, 2019/shinjo-gomi-shuseki-hojo.ipynb")
+    assert not (out / "2017").exists() and not (out / "2019/shinjo-gomi-shuseki-hojo.html").exists()
+    withdrawn = rendered_project / ".evalkit/outputs/withdrawn"
+    assert (withdrawn / "2017/morioka-toshi-koen.html").is_file() and (withdrawn / "2019/shinjo-gomi-shuseki-hojo.html").is_file()
+    root = (out / "index.html").read_text(encoding="utf-8")
+    assert "2017/index.html" not in root and "2019/index.html" in root
+    cycle = (out / "2019/index.html").read_text(encoding="utf-8")
+    assert "shinjo-gomi-shuseki-hojo.html" not in cycle and "kakogawa-shogaisha-sports.html" in cycle
+    assert "shinjo" not in (out / "2019/summary.csv").read_text(encoding="utf-8-sig")
+    again = run_cli(rendered_project, "--quiet")
+    assert again.stdout.startswith("0 rendered, 2 skipped") and again.stderr == ""  # converged
+
+
+def test_the_cache_does_not_depend_on_how_the_data_folder_is_spelled(rendered_project):
+    result = run_cli(rendered_project, "--quiet", "--data", "./data/", "--notebooks", str(rendered_project / "notebooks"))
+    assert result.stdout.startswith("0 rendered, 4 skipped (unchanged)"), result.stdout + result.stderr
+
+
+def test_no_published_file_shows_a_path_of_the_machine(rendered_project):
+    own_notebook(rendered_project, "kakogawa-shogaisha-sports", "import evalkit\nevalkit.load_program('/nowhere/x.yaml')")
+    result = run_cli(rendered_project, "--quiet", "--force")
+    assert result.returncode == 1
+    out = rendered_project / "outputs"
+    assert (out / "2019/kakogawa-shogaisha-sports.failed.html").exists()
+    machine = {str(rendered_project), str(ROOT), sys.prefix, str(Path.home())}
+    for path in out.rglob("*"):
+        if path.is_file():
+            text = path.read_text(encoding="utf-8", errors="replace")
+            assert [folder for folder in machine if folder in text] == [], path
+
+
+def test_values_that_overflow_a_measure_render_as_no_data(tmp_path):
+    project = copy_project(tmp_path)
+    (project / "data/programs/overflow.yaml").write_text("""\
+id: overflow
+name: 桁あふれの事業
+indicators:
+  - {id: a, name: 指標, unit: 件, direction: up, observations: {R2: {actual: 1.0e-300}, R3: {actual: 1.0e+300}, R8: {target: 1.0e-10}}}
+  - {id: b, name: 指標2, unit: 件, direction: down, observations: {R2: {actual: 5.0e-324}, R4: {actual: 1.0e+300}}}
+sheets:
+  R5: {costs: {business_cost: 1.0e+308, personnel_cost: 1.0e+308}}
+""", encoding="utf-8")
+    result = run_cli(project, "--quiet", "--program", "overflow")
+    assert result.returncode == 0, result.stderr
+    assert (project / "outputs/2023/overflow.html").exists() and (project / "outputs/2023/index.html").exists()
+    again = run_cli(project, "--quiet", "--program", "overflow")
+    assert again.stdout.startswith("0 rendered, 1 skipped")  # the cache was saved

@@ -37,7 +37,7 @@ def folder(tmp_path):
 
 @pytest.mark.unit
 def test_every_problem_is_one_line_naming_file_and_key(folder):
-    problems = check_paths([folder])
+    problems = check_paths([folder / "params", folder])  # a cycle folder, and a data folder (its programs/)
     cycle, program = folder / "params/2023.yaml", folder / "programs/bad.yaml"
     assert problems == [
         f"{cycle}: results_lag: expected an integer, got 'soon'",
@@ -70,6 +70,7 @@ def test_missing_paths_odd_names_and_non_files_are_problems_not_crashes(tmp_path
     os.mkfifo(tmp_path / "programs/pipe.yaml")
     problems = check_paths([tmp_path / "programs", tmp_path / "nowhere.yaml", tmp_path / "programs/pipe.yaml"])
     assert problems == [
+        f"{tmp_path}/programs/dir.yaml: expected a regular file",
         f"{tmp_path}/programs/pipe.yaml: expected a regular file",
         f"{tmp_path}/programs/x.yml: expected the extension .yaml (evalkit reads only *.yaml files, so this one is ignored)",
         f"{tmp_path}/nowhere.yaml: no such file or folder",
@@ -77,8 +78,25 @@ def test_missing_paths_odd_names_and_non_files_are_problems_not_crashes(tmp_path
     ]
 
 
+@pytest.mark.unit
+def test_a_program_whose_id_is_a_year_is_a_program(tmp_path):
+    (tmp_path / "programs").mkdir()
+    (tmp_path / "programs/2023.yaml").write_text('id: "2023"\nname: x\n', encoding="utf-8")
+    assert check_paths([tmp_path]) == []
+
+
+@pytest.mark.unit
+def test_a_cycle_listing_a_program_without_a_file_is_reported(tmp_path):
+    shutil.copytree(ROOT / "data", tmp_path / "data")
+    (tmp_path / "params").mkdir()
+    (tmp_path / "params/2023.yaml").write_text("fiscal_year: 2023\nprograms: [chiiki-kyosei, chiiki-kyousei]\n", encoding="utf-8")
+    assert check_paths([tmp_path / "data", tmp_path / "params"]) == [
+        f"{tmp_path}/params/2023.yaml: programs[1]: no program file chiiki-kyousei.yaml among the files checked"
+    ]
+
+
 def test_the_command_prints_only_the_problems_and_exits_1(folder):
-    result = evalkit("check", str(folder))
+    result = evalkit("check", str(folder / "params"), str(folder))
     assert result.returncode == 1
     assert result.stderr == ""
     lines = result.stdout.splitlines()

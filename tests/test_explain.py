@@ -88,3 +88,22 @@ def test_method_2_limit_does_not_scale_thresholds():
 ])
 def test_cases_without_a_pace(observations, expected):
     assert explain(measure(observations)) == expected
+
+
+@pytest.mark.parametrize("observations, limit, expected", [
+    # 3 → 40 over 2 years: (40/3)^(1/2) − 1 = 2.65148 → +265.1%
+    ({2020: {"actual": 3}, 2022: {"actual": 40}}, None, "+265.1%"),
+    # 0 → 4: the base 0 counts as 0.001 for growth: (4/0.001)^(1/2) − 1 = 62.2456 → +6224.6%
+    ({2020: {"actual": 0}, 2022: {"actual": 4}}, None, "+6224.6%"),
+    # base 99.999, limit 100: c = 1 − 0.99999^4.44 = 0.0000444; 0.015·c = 0.000000666 → 0.0000666%
+    ({2020: {"actual": 99.999}, 2022: {"actual": 99.9995}}, 100, "年0.0000666%以上で順調"),
+])
+def test_numbers_are_never_written_in_scientific_notation(observations, limit, expected):
+    text = explain(measure(observations, **({"limit": limit} if limit else {})))
+    assert expected in text
+    assert "e+" not in text and "e-" not in text
+
+
+def test_a_tiny_coefficient_is_not_written_as_zero():
+    text = explain(measure({2020: {"actual": 99.999}, 2022: {"actual": 99.9995}}, limit=100))
+    assert "係数0.0000444を掛けています" in text

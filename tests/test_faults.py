@@ -34,11 +34,14 @@ def test_a_cache_of_another_shape_is_discarded_with_one_line(tmp_path):
     from evalkit.cache import Cache, CardEntry
 
     lines = []
-    for text in ("[]", "null", '{"version": 2}', '{"version": 2, "programs": {}, "cards": {"k": {"ok": true}}}', "{trunc"):
+    shapes = ("[]", "null", '{"version": 3}', '{"version": 3, "programs": {}, "cards": {"k": {"ok": true}}}', "{trunc",
+              '{"version": 3, "programs": {"p": {"digest": "d", "years": 5, "error": null}}, "cards": {}}',
+              '{"version": 2, "programs": {}, "cards": {}}')
+    for text in shapes:
         path = tmp_path / "cache.json"
         path.write_text(text, encoding="utf-8")
         assert Cache.load(path, warn=lines.append) == Cache()
-    assert len(lines) == 5 and all("rebuilding it" in line for line in lines)
+    assert len(lines) == 7 and all("rebuilding it" in line and "\n" not in line for line in lines)
     cache = Cache(cards={"2023/x": CardEntry(fingerprint="f", ok=True, record={"score": float("inf"), "n": float("nan")})})
     cache.save(tmp_path / "cache.json")  # non-finite values are saved as undefined, never an error
     assert Cache.load(tmp_path / "cache.json").cards["2023/x"].record == {"score": None, "n": None}
@@ -328,3 +331,28 @@ def test_a_full_disk_and_a_read_only_output_folder(tmp_path):
     finally:
         subprocess.run(["umount", "-l", str(full)], check=False)
         subprocess.run(["umount", "-l", str(read_only)], check=False)
+
+
+@pytest.mark.unit
+def test_cached_validation_results_are_trusted_only_for_the_same_evalkit_and_never_with_force(tmp_path):
+    from evalkit.batch import BatchOptions, plan_batch
+    from evalkit.cache import Cache, ProgramEntry
+    from evalkit.fingerprint import environment_digest, file_digest
+
+    for folder in ("data/programs", "params", "notebooks"):
+        (tmp_path / folder).mkdir(parents=True)
+    program = tmp_path / "data/programs/p.yaml"
+    program.write_text("id: p\nname: x\nsheets: {R5: {}}\n", encoding="utf-8")
+    (tmp_path / "params/2023.yaml").write_text("fiscal_year: 2023\n", encoding="utf-8")
+    options = BatchOptions(data_dir=tmp_path / "data", params_dir=tmp_path / "params", out_dir=tmp_path / "out",
+                           notebooks_dir=tmp_path / "notebooks")
+
+    def error_planned(environment: str, force: bool = False) -> str | None:
+        entry = ProgramEntry(digest=file_digest(program), years=[2023], error="a stale error", environment=environment)
+        cache = Cache(programs={str(program.resolve()): entry})
+        (job,) = plan_batch(BatchOptions(**{**options.__dict__, "force": force}), cache).planned
+        return job.data_error
+
+    assert error_planned(environment_digest()) == "a stale error"  # same evalkit, same file: the cached result stands
+    assert error_planned("an older evalkit") is None  # validated again
+    assert error_planned(environment_digest(), force=True) is None  # --force always validates again

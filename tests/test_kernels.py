@@ -54,6 +54,21 @@ def test_without_proc_or_fork_there_is_a_reason(monkeypatch):
     assert kernels.fork_unsupported_reason() == "this platform has no fork()"
 
 
+@pytest.mark.unit
+def test_without_proc_there_is_a_reason(monkeypatch):
+    monkeypatch.delenv(kernels.DISABLE_ENV, raising=False)
+    real_exists = kernels.Path.exists
+    monkeypatch.setattr(kernels.Path, "exists", lambda self: False if str(self) == "/proc/self/stat" else real_exists(self))
+    assert kernels.fork_unsupported_reason() == "/proc is not available"
+
+
+@pytest.mark.unit
+def test_without_the_registered_provisioner_there_is_a_reason(monkeypatch):
+    monkeypatch.delenv(kernels.DISABLE_ENV, raising=False)
+    monkeypatch.setattr(kernels, "entry_points", lambda **selection: [])
+    assert kernels.fork_unsupported_reason() == "the 'evalkit-zygote' kernel provisioner is not registered (install evalkit with pip)"
+
+
 def _kernel_parent(project) -> str:
     executed = nbformat.read(str(project / "outputs/2019/kakogawa-shogaisha-sports.ipynb"), as_version=4)
     (line,) = [o.text for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.get("name") == "stdout" and "parent:" in o.text]

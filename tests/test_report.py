@@ -124,7 +124,8 @@ def test_chart_alt_text_states_the_numbers(root):
     card = evalkit.load_card("chiiki-kyosei", 2023, root / "data")
     from evalkit import charts
 
-    alt = charts.indicator_alt_text(card.program.indicators[0], card.assessment.iloc[0], card.cutoff)
+    indicator = card.program.indicators[0]
+    alt = charts.indicator_alt_text(indicator, card.measures[indicator.id], card.cutoff)
     for part in ("R3 65", "R4 87", "R5 92", "R8 102", "者"):
         assert part in alt
 

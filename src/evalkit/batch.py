@@ -478,7 +478,7 @@ def _run_locked(
     plan = plan_batch(options, cache, digest)
     touched, moved = withdraw_stale(plan, cache, options.out_dir, options.withdrawn_dir)
     if moved:
-        say(f"withdrew {len(moved)} page(s) of programs or cycles that no longer exist (moved to {options.withdrawn_dir}): {', '.join(moved)}")
+        say(f"withdrew the pages of programs or cycles that no longer exist (moved to {options.withdrawn_dir}): {', '.join(moved)}")
     settings = options.fingerprint_settings()
     fingerprints = {
         job.key: job_fingerprint(job.notebook, job.cycle_file, job.program_file, job.parameters, digest, settings) for job in plan.selected

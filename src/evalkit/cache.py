@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from .iorw import json_safe, write_atomic
 
 __all__ = ["CACHE_VERSION", "ProgramEntry", "CardEntry", "Cache"]
@@ -64,18 +66,22 @@ class Cache:
             data = json.loads(text)
             if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
                 raise ValueError("another version")
-            return cls(
-                programs={str(k): ProgramEntry(**v) for k, v in data["programs"].items()},
-                cards={str(k): CardEntry(**v) for k, v in data["cards"].items()},
-            )
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            warn(f"{path}: discarding a cache of another version or shape ({exc}); rebuilding it")
+            return cls(programs=_PROGRAMS.validate_python(data["programs"]), cards=_CARDS.validate_python(data["cards"]))
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:  # pydantic's ValidationError is a ValueError
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            warn(f"{path}: discarding a cache of another version or shape ({reason}); rebuilding it")
             return cls()
 
     def save(self, path: Path) -> None:
+        """Atomically; non-finite numbers are saved as undefined, so saving never fails on a card's values."""
         data = {
             "version": CACHE_VERSION,
             "programs": {k: asdict(v) for k, v in self.programs.items()},
             "cards": {k: asdict(v) for k, v in self.cards.items()},
         }
         write_atomic(path, json.dumps(json_safe(data), ensure_ascii=False, allow_nan=False))
+
+
+# every field checked by type on load: a cache of the right version but the wrong shape is discarded, never trusted
+_PROGRAMS = TypeAdapter(dict[str, ProgramEntry])
+_CARDS = TypeAdapter(dict[str, CardEntry])

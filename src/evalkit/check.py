@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
+from .cycle import Cycle
 from .errors import ProgramDataError
 from .loader import load_cycle, load_program, read_yaml
 
@@ -26,22 +27,23 @@ _YEAR_STEM = re.compile(r"^[0-9]{4}$")
 
 def file_kind(path: Path) -> DataFile:
     """Whether ``path`` is a cycle or a program file (see the module docstring)."""
-    if path.parent.name == "params" or _YEAR_STEM.match(path.stem):
-        return "cycle"
     if path.parent.name == "programs":
         return "program"
+    if path.parent.name == "params":
+        return "cycle"
     try:
         data = read_yaml(path)
     except ProgramDataError:
-        return "program"  # unreadable either way; the program loader reports why
+        return "cycle" if _YEAR_STEM.match(path.stem) else "program"  # unreadable either way; the loader says why
     return "cycle" if "fiscal_year" in data and "id" not in data else "program"
 
 
 def data_files(folder: Path) -> Iterator[Path]:
-    """The data files under ``folder``: ``*.yaml`` and ``*.yml``, skipping hidden files and folders."""
-    for path in sorted(folder.rglob("*")):
-        hidden = any(part.startswith(".") for part in path.relative_to(folder).parts)
-        if not hidden and path.suffix in {".yaml", ".yml"} and not path.is_dir():
+    """The files the batch would read from ``folder`` (its ``programs/`` when it has one), plus look-alikes
+    it would not (``*.yml``, and anything that is not a regular file), so that they are reported; hidden files are skipped."""
+    folder = folder / "programs" if (folder / "programs").is_dir() else folder
+    for path in sorted(folder.iterdir()):
+        if not path.name.startswith(".") and path.suffix in {".yaml", ".yml"}:
             yield path
 
 
@@ -62,14 +64,25 @@ def check_file(path: Path) -> list[str]:
 
 
 def check_paths(paths: list[Path]) -> list[str]:
-    """Every problem of every file named or found under a folder named, in path order."""
+    """Every problem of every file named or found in a folder named, in path order, then what the files say of
+    each other (a cycle that lists a program of which no file was given)."""
     problems: list[str] = []
+    programs: set[str] = set()
+    cycles: list[tuple[Path, Cycle]] = []
     for path in paths:
-        if path.is_dir():
-            for found in data_files(path):
-                problems.extend(check_file(found))
-        elif path.exists():
-            problems.extend(check_file(path))
-        else:
+        if not path.exists():
             problems.append(f"{path}: no such file or folder")
+            continue
+        for found in data_files(path) if path.is_dir() else [path]:
+            found_problems = check_file(found)
+            problems.extend(found_problems)
+            if not found_problems and found.is_file() and file_kind(found) == "cycle":
+                cycles.append((found, load_cycle(found)))
+            elif found.suffix == ".yaml" and file_kind(found) == "program":
+                programs.add(found.stem)
+    if programs:
+        for path, cycle in cycles:
+            for i, program_id in enumerate(cycle.programs or []):
+                if program_id not in programs:
+                    problems.append(f"{path}: programs[{i}]: no program file {program_id}.yaml among the files checked")
     return problems

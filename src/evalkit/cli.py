@@ -65,7 +65,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--program", action="append", default=[], metavar="ID", help="only this program id; repeatable")
     parser.add_argument("--workers", "-j", type=_positive, default=os.cpu_count() or 1, metavar="N",
                         help="worker processes running cards in parallel (default: CPU count)")
-    parser.add_argument("--jobs", dest="workers", type=_positive, help=argparse.SUPPRESS)  # the former name of --workers
     parser.add_argument("--force", action="store_true", help="re-render even when nothing changed (ignore the cache)")
     parser.add_argument("--timeout", type=_seconds, default=None, metavar="SECONDS", help="stop a notebook that runs longer than this")
     parser.add_argument("--max-card-mb", type=_seconds, default=20.0, metavar="MB",
@@ -73,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fresh-kernels", action="store_true",
                         help="start every kernel as a new interpreter instead of forking it from one that has "
                         "the notebooks' imports loaded (slower; for notebooks that must import in the kernel)")
-    parser.add_argument("--quiet", action="store_true", help="print only failures and the final line")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar: print only warnings, failures and the final line")
     return parser
 
 

@@ -6,20 +6,32 @@ scaled near a natural limit), so the sentence can never contradict the badge.
 
 from __future__ import annotations
 
+import math
+
 from . import fmt
 from .assessment import IndicatorAssessment
 
 __all__ = ["explain"]
 
 
+def _fixed(value: float, sign: bool = False) -> str:
+    """Three significant digits in plain decimal notation, never scientific: 1233.3, 1.5, 0.306, 0.0000666."""
+    if value == 0:
+        return "+0" if sign else "0"
+    magnitude = math.floor(math.log10(abs(value)))
+    decimals = 1 if magnitude >= 1 else 2 - magnitude
+    text = f"{value:{'+' if sign else ''}.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def _rate(value: float) -> str:
-    """A yearly rate threshold as a percentage with up to three significant digits: 1.5%, 0.305%."""
-    return f"{value * 100:.3g}%"
+    """A yearly rate threshold as a percentage: 1.5%, 0.306%."""
+    return f"{_fixed(value * 100)}%"
 
 
 def _signed_rate(value: float) -> str:
-    """An observed yearly change with its sign, as precise as the thresholds it is compared with."""
-    return f"{value * 100:+.3g}%"
+    """An observed yearly change with its sign, as precise as the thresholds it is compared with: +0.42%, +1233.3%."""
+    return f"{_fixed(value * 100, sign=True)}%"
 
 
 def _method1_rule(m: IndicatorAssessment) -> str:
@@ -32,7 +44,7 @@ def _method1_rule(m: IndicatorAssessment) -> str:
         rule += (
             f"。基準値が上限{fmt.number(m.limit, m.unit)}に近く伸びる余地が小さいため、"
             f"通常の基準（{_rate(m.substantial_threshold / m.coefficient)}・{_rate(m.moderate_threshold / m.coefficient)}）"
-            f"に係数{m.coefficient:.3f}を掛けています"
+            f"に係数{_fixed(m.coefficient)}を掛けています"
         )
     return rule
 
