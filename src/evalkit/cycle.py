@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr, model_validator
 
 from .errors import shown
-from .model import PROGRAM_ID_PATTERN, Year, finite_number
+from .model import DEFAULT_CONCLUSIONS, PROGRAM_ID_PATTERN, Year, finite_number
 
 __all__ = ["Thresholds", "Rating", "Cycle", "grade"]
 
@@ -89,6 +89,7 @@ class Cycle(_Strict):
     programs: list[Annotated[StrictStr, Field(pattern=PROGRAM_ID_PATTERN)]] | None = None
     rating: Rating | None = None
     thresholds: Thresholds = Field(default_factory=Thresholds)
+    conclusions: Annotated[list[StrictStr], Field(min_length=1)] = Field(default_factory=lambda: list(DEFAULT_CONCLUSIONS))
 
     @model_validator(mode="after")
     def _each_program_once(self) -> Cycle:

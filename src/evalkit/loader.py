@@ -7,6 +7,7 @@ not the code.
 
 from __future__ import annotations
 
+import re
 import typing
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -218,6 +219,9 @@ def _message(error: dict, root: type[BaseModel]) -> str:
     return f"{error['msg']}, got {shown(got)}"
 
 
+_KEY_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\[\d+\]|\.[A-Za-z0-9_]+)*$")
+
+
 def _validate(model: type[BaseModel], data: dict, path: Path, year_keyed: set[str]) -> Any:
     try:
         return model.model_validate(data)
@@ -225,11 +229,14 @@ def _validate(model: type[BaseModel], data: dict, path: Path, year_keyed: set[st
         problems = []
         for error in exc.errors():
             key = _key_path(error["loc"], year_keyed)
-            message = _message(error, model)
-            # A model-level check phrases its own key ("indicators: duplicate ...").
-            if not key and ": " in message and message.split(": ", 1)[0].isidentifier():
-                key, message = message.split(": ", 1)
-            problems.append((key, message))
+            # A model-level check may report several problems, one line each, each phrased with its own key
+            # below the model's ("revisions[1].from: expected ..."): join the two paths.
+            for message in _message(error, model).splitlines():
+                head, _, rest = message.partition(": ")
+                if rest and _KEY_PATH.match(head):
+                    problems.append((f"{key}.{head}" if key else head, rest))
+                else:
+                    problems.append((key, message))
         key, message = problems[0]
         raise ProgramDataError(str(path), key, message, problems=problems) from None
 

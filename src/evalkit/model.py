@@ -7,13 +7,14 @@ duplicate years are rejected so that typos never vanish silently.
 
 from __future__ import annotations
 
+import datetime
 import math
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, field_validator, model_validator
 
 from .errors import shown
-from .years import fiscal_year
+from .years import era_label, fiscal_year
 
 __all__ = [
     "NO_DATA_MARKERS",
@@ -28,13 +29,31 @@ __all__ = [
     "Costs",
     "Mandala",
     "Direction",
+    "Revision",
+    "Break",
+    "Override",
+    "Finding",
+    "ExternalEvaluation",
+    "FindingUpdate",
     "Sheet",
     "Program",
+    "STATUSES",
+    "FINDING_STATUSES",
+    "FINDING_SUBJECTS",
+    "DEFAULT_CONCLUSIONS",
 ]
 
 NO_DATA_MARKERS = frozenset({"-", "－", "—", "―", ""})
 PROGRAM_DIRECTIONS = ("拡充", "拡大", "継続", "維持", "改善", "見直し", "縮小", "統合", "休止", "廃止", "完了", "終了")
 COST_DIRECTIONS = ("増加", "拡充", "維持", "削減", "縮小")
+#: the six statuses of the method, best first (their labels are in evalkit.assessment.STATUS_LABELS)
+STATUSES = ("target_achieved", "substantial_progress", "moderate_progress", "limited_progress", "deterioration", "not_available")
+FINDING_STATUSES = ("open", "in_progress", "addressed", "declined")
+#: what a finding may be about besides one of the file's indicators
+FINDING_SUBJECTS = ("purpose", "indicators", "costs", "directions", "plan", "other")
+#: the committee's conclusions a cycle accepts when its file lists none
+DEFAULT_CONCLUSIONS = ("現状通り", "一部改善", "抜本的改善", "縮小", "休止・廃止")
+SLUG_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 PROGRAM_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 #: names the published site uses for its own pages (``<year>/index.html`` ...) or keeps for them: no program may take one
 RESERVED_IDS = frozenset({"index", "booklet", "triage", "plan", "summary", "datapackage", "open-data"})
@@ -122,16 +141,72 @@ class Observation(_Strict):
     target: Number = None
 
 
+class Revision(_Strict):
+    """A change of the target of ``year``, made in evaluation year ``in`` (so past cycles keep the target they had)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    year: Year
+    from_: Number = Field(default=None, alias="from")  # null: the target was newly set
+    to: Number = None  # null: the target was withdrawn
+    in_: Year = Field(alias="in")
+    reason: Text | None = None
+
+
+class Break(_Strict):
+    """The way the indicator is measured changed from results year ``year`` on."""
+
+    year: Year
+    note: Text
+
+
 class Indicator(_Strict):
     id: Annotated[StrictStr, Field(pattern=INDICATOR_ID_PATTERN)]
     name: Text
     unit: Text
     direction: Literal["up", "down"]
-    kind: Literal["outcome", "activity"] = "outcome"
+    kind: Literal["outcome", "output", "activity"] = "outcome"
     rationale: Text | None = None
+    source: Text | None = None  # 根拠とした統計・データ
+    target_rationale: Text | None = None  # why this target value
     baseline: Year | None = None
     limit: Number = None
     observations: Annotated[dict[int, Observation], BeforeValidator(_year_keyed)] = Field(default_factory=dict)
+    revisions: list[Revision] = Field(default_factory=list)
+    breaks: list[Break] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _revisions_chain(self) -> Indicator:
+        """Per target year: distinct ``in`` years; each ``to`` is the next ``from``; the last ``to`` is today's target."""
+        problems = []
+        by_year: dict[int, list[tuple[int, Revision]]] = {}
+        for i, revision in enumerate(self.revisions):
+            by_year.setdefault(revision.year, []).append((i, revision))
+        for year, items in by_year.items():
+            seen: dict[int, int] = {}
+            for i, revision in items:
+                if revision.in_ in seen:
+                    problems.append(f"revisions[{i}].in: {revision.in_} is also the `in` of revisions[{seen[revision.in_]}] "
+                                    f"for the same target year; expected one revision per target year and evaluation year")
+                seen[revision.in_] = i
+            ordered = sorted(items, key=lambda item: item[1].in_)
+            for (_, earlier), (j, later) in zip(ordered, ordered[1:], strict=False):
+                if earlier.to != later.from_:
+                    problems.append(f"revisions[{j}].from: expected {_value(earlier.to)} (the `to` of the revision made in "
+                                    f"{earlier.in_}), got {_value(later.from_)}")
+            last_index, last = ordered[-1]
+            held = self.observations.get(year)
+            current = held.target if held else None
+            if last.to != current:
+                problems.append(f"revisions[{last_index}].to: expected {_value(current)} (the target that observations hold "
+                                f"for {year}), got {_value(last.to)}")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+
+def _value(number: float | None) -> str:
+    return "null" if number is None else f"{number:g}"
 
 
 class Purpose(_Strict):
@@ -150,8 +225,11 @@ class StaffRow(_Strict):
 class Costs(_Strict):
     year: Year | None = None
     unit: Text = "千円"
-    business_cost: NonNegative = None
-    personnel_cost: NonNegative = None
+    business_cost: NonNegative = None  # 事業費
+    personnel_cost: NonNegative = None  # 人件費
+    budget: NonNegative = None  # 予算現額
+    settled: NonNegative = None  # 決算額
+    fte: NonNegative = None  # 人工 (staff-years on the program)
 
 
 class Mandala(_Strict):
@@ -177,6 +255,10 @@ class Direction(_Strict):
         return _direction_word(value, COST_DIRECTIONS)
 
 
+def _label(year: int) -> str:
+    return era_label(year)
+
+
 def _direction_word(value: str | None, accepted: tuple[str, ...]) -> str | None:
     """One of the contract's direction words (surrounding spaces tolerated), else an error listing them."""
     if value is None:
@@ -186,9 +268,45 @@ def _direction_word(value: str | None, accepted: tuple[str, ...]) -> str | None:
     return value.strip()
 
 
+class Override(_Strict):
+    """The department's own judgement of an indicator, shown beside (never instead of) the computed status."""
+
+    indicator: Text
+    status: Literal[STATUSES]  # type: ignore[valid-type]
+    reason: Text
+
+
+class Finding(_Strict):
+    """One finding of the external committee, with the department's response."""
+
+    id: Annotated[StrictStr, Field(pattern=SLUG_PATTERN)]
+    about: Text | None = None  # an indicator id of the file, or one of FINDING_SUBJECTS
+    text: Text
+    response: Text | None = None
+    status: Literal[FINDING_STATUSES] = "open"  # type: ignore[valid-type]
+
+
+class ExternalEvaluation(_Strict):
+    """外部評価: what the committee concluded and found in this sheet's year."""
+
+    held: datetime.date | None = None
+    by: TextList = Field(default_factory=list)
+    conclusion: Text | None = None  # one of the cycle's `conclusions`
+    findings: list[Finding] = Field(default_factory=list)
+
+
+class FindingUpdate(_Strict):
+    """Progress, in a later sheet, on a finding of an earlier one."""
+
+    id: Annotated[StrictStr, Field(pattern=SLUG_PATTERN)]
+    status: Literal[FINDING_STATUSES]  # type: ignore[valid-type]
+    note: Text | None = None
+
+
 class Sheet(_Strict):
     """The narrative of one evaluation year's sheet; every part optional."""
 
+    summary: Text | None = None  # 「ひとことで」
     staff: list[StaffRow] = Field(default_factory=list)
     staff_note: Text | None = None
     costs: Costs | None = None
@@ -202,6 +320,9 @@ class Sheet(_Strict):
     questions: TextList = Field(default_factory=list)
     external_comments: TextList = Field(default_factory=list)
     responses: TextList = Field(default_factory=list)
+    overrides: list[Override] = Field(default_factory=list)
+    external_evaluation: ExternalEvaluation | None = None
+    finding_updates: list[FindingUpdate] = Field(default_factory=list)
 
 
 class Program(_Strict):
@@ -221,12 +342,39 @@ class Program(_Strict):
     sheets: Annotated[dict[int, Sheet], BeforeValidator(_year_keyed)] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _unique_indicator_ids(self) -> Program:
-        seen: set[str] = set()
-        for indicator in self.indicators:
-            if indicator.id in seen:
-                raise ValueError(f"indicators: duplicate indicator id {indicator.id!r}")
-            seen.add(indicator.id)
+    def _consistent(self) -> Program:
+        """What keys say of each other: unique ids, overrides and findings naming what exists, updates after their finding."""
+        problems = []
+        ids = [indicator.id for indicator in self.indicators]
+        for i, indicator_id in enumerate(ids):
+            if indicator_id in ids[:i]:
+                problems.append(f"indicators[{i}].id: duplicate indicator id {indicator_id!r}")
+        raised: dict[str, int] = {}
+        for year in sorted(self.sheets):
+            sheet, where = self.sheets[year], f"sheets.{_label(year)}"
+            for i, override in enumerate(sheet.overrides):
+                if override.indicator not in ids:
+                    problems.append(f"{where}.overrides[{i}].indicator: expected an indicator id of this file "
+                                    f"({', '.join(ids) or 'none'}), got {shown(override.indicator)}")
+            findings = sheet.external_evaluation.findings if sheet.external_evaluation else []
+            for i, finding in enumerate(findings):
+                key = f"{where}.external_evaluation.findings[{i}]"
+                if finding.id in raised:
+                    problems.append(f"{key}.id: duplicate finding id {finding.id!r} (also raised in {_label(raised[finding.id])})")
+                if finding.about is not None and finding.about not in ids and finding.about not in FINDING_SUBJECTS:
+                    problems.append(f"{key}.about: expected an indicator id of this file or one of "
+                                    f"{', '.join(FINDING_SUBJECTS)}, got {shown(finding.about)}")
+            for i, update in enumerate(sheet.finding_updates):
+                if any(f.id == update.id for f in findings):
+                    problems.append(f"{where}.finding_updates[{i}].id: {update.id!r} is raised in this same sheet; "
+                                    f"expected a finding of an earlier sheet")
+                elif update.id not in raised:
+                    problems.append(f"{where}.finding_updates[{i}].id: expected the id of a finding of an earlier sheet, "
+                                    f"got {shown(update.id)}")
+            for finding in findings:
+                raised.setdefault(finding.id, year)
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     def sheet(self, fiscal_year: int) -> Sheet | None:
