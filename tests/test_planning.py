@@ -4,6 +4,7 @@ Pure planning on a throw-away data folder: no kernel is started.
 """
 
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -79,6 +80,7 @@ def test_parameters_are_what_papermill_injects(project):
         "program_id": "alpha",
         "fiscal_year": 2023,
         "data_dir": "../data",  # relative to the notebook's folder (notebooks/ and data/ are siblings)
+        "params_dir": os.path.relpath("/params", project / "notebooks"),  # the cycle files' folder, also relative
         "results_lag": 2,
         "title": "令和5年度 通知表",
         "thresholds": {"substantial": 0.9, "moderate": 0.5, "method1_substantial": 0.015, "method1_moderate": 0.005},

@@ -33,6 +33,12 @@ __all__ = [
     "achievement_rate",
     "achievements",
     "actuals",
+    "shown_actuals",
+    "series_start",
+    "targets_as_of",
+    "indicator_as_of",
+    "program_as_of",
+    "program_score",
     "program_status",
     "status_from_score",
     "cagr",
@@ -161,11 +167,53 @@ class IndicatorAssessment:
         return {column: values[column] for column in ASSESSMENT_COLUMNS}
 
 
+def shown_actuals(indicator: Indicator, cutoff: int) -> dict[int, float]:
+    """Every non-null actual of a year ≤ the cut-off, oldest first: what a card shows."""
+    return {y: o.actual for y, o in sorted(indicator.observations.items()) if y <= cutoff and o.actual is not None}
+
+
+def series_start(indicator: Indicator, cutoff: int) -> int | None:
+    """The latest declared break ≤ the cut-off: actuals before it are shown but not used (a break after C is ignored)."""
+    years = [b.year for b in indicator.breaks if b.year <= cutoff]
+    return max(years) if years else None
+
+
 def actuals(indicator: Indicator, cutoff: int) -> dict[int, float]:
-    """The non-null actuals of years ≤ the cut-off, oldest first (docs/method.md, Inputs)."""
-    return {
-        y: o.actual for y, o in sorted(indicator.observations.items()) if y <= cutoff and o.actual is not None
+    """The actuals the measures use: years ≤ the cut-off and, after a series break, from the break on (docs/method.md, Inputs)."""
+    start = series_start(indicator, cutoff)
+    return {y: v for y, v in shown_actuals(indicator, cutoff).items() if start is None or y >= start}
+
+
+def targets_as_of(indicator: Indicator, fiscal_year: int) -> dict[int, float]:
+    """Every target as it stood in evaluation year ``fiscal_year``: for a target year revised later (``in`` > E),
+    the ``from`` of its earliest later revision; otherwise the target ``observations`` hold."""
+    years = {y for y, o in indicator.observations.items() if o.target is not None} | {r.year for r in indicator.revisions}
+    targets: dict[int, float] = {}
+    for year in sorted(years):
+        later = [r for r in indicator.revisions if r.year == year and r.in_ > fiscal_year]
+        held = indicator.observations.get(year)
+        value = min(later, key=lambda r: r.in_).from_ if later else (held.target if held else None)
+        if value is not None:
+            targets[year] = value
+    return targets
+
+
+def indicator_as_of(indicator: Indicator, fiscal_year: int) -> Indicator:
+    """The indicator with its targets as they stood in ``fiscal_year``: a past cycle regenerates exactly."""
+    if not indicator.revisions:
+        return indicator
+    targets = targets_as_of(indicator, fiscal_year)
+    observations = {
+        year: Observation(actual=indicator.observations[year].actual if year in indicator.observations else None, target=targets.get(year))
+        for year in sorted(set(indicator.observations) | set(targets))
     }
+    return indicator.model_copy(update={"observations": observations})
+
+
+def program_as_of(program: Program, fiscal_year: int | str) -> Program:
+    """The program with every indicator's targets as they stood in ``fiscal_year`` (any notation)."""
+    year = to_fiscal_year(fiscal_year)
+    return program.model_copy(update={"indicators": [indicator_as_of(i, year) for i in program.indicators]})
 
 
 def _base(observed: dict[int, float], baseline: int | None) -> tuple[int, float] | None:
@@ -293,7 +341,8 @@ def assess_indicators(
 ) -> dict[str, IndicatorAssessment]:
     """Each indicator's :class:`IndicatorAssessment` by indicator id, in the file's order."""
     cutoff = cutoff_year(fiscal_year, results_lag)
-    return {indicator.id: assess_indicator(indicator, cutoff, thresholds) for indicator in program.indicators}
+    year = to_fiscal_year(fiscal_year)
+    return {indicator.id: assess_indicator(indicator_as_of(indicator, year), cutoff, thresholds) for indicator in program.indicators}
 
 
 def assessment_frame(measures: Iterable[IndicatorAssessment]) -> pd.DataFrame:
@@ -320,8 +369,8 @@ def achievements(program: Program, fiscal_year: int | str, results_lag: int = 1)
     """達成率 per actual year ≤ the cut-off, against that year's target or else the next one."""
     cutoff = cutoff_year(fiscal_year, results_lag)
     rows = []
-    for indicator in program.indicators:
-        for year, actual in actuals(indicator, cutoff).items():
+    for indicator in program_as_of(program, fiscal_year).indicators:
+        for year, actual in shown_actuals(indicator, cutoff).items():
             nxt = _next_target(indicator.observations, year)
             rows.append(
                 {
@@ -349,6 +398,12 @@ def status_from_score(score: float) -> str:
     if score >= -2.5:
         return "limited_progress"
     return "deterioration"
+
+
+def program_score(assessment: pd.DataFrame) -> float:
+    """The mean score of the outcome indicators that have one; NaN when none has (output and activity indicators never count)."""
+    scored = assessment[(assessment["kind"] == "outcome") & assessment["score"].notna()]
+    return float(scored["score"].mean()) if not scored.empty else NAN
 
 
 def program_status(assessment: pd.DataFrame) -> str:

@@ -479,7 +479,8 @@ def _run_locked(
     touched, moved = withdraw_stale(plan, cache, options.out_dir, options.withdrawn_dir)
     if moved:
         say(f"withdrew the pages of programs or cycles that no longer exist (moved to {options.withdrawn_dir}): {', '.join(moved)}")
-    settings = options.fingerprint_settings()
+    # a card also shows its previous cycle's judgement: every cycle file is part of what it depends on
+    settings = {**options.fingerprint_settings(), "cycles": sorted(digest(path) for path, _ in plan.cycles.values())}
     fingerprints = {
         job.key: job_fingerprint(job.notebook, job.cycle_file, job.program_file, job.parameters, digest, settings) for job in plan.selected
     }

@@ -14,11 +14,14 @@ from typing import Any
 
 import pandas as pd
 
-from .assessment import IndicatorAssessment, achievements, assess_indicators, assessment_frame, program_status
-from .costs import CostSummary, cost_summary
-from .cycle import Rating, Thresholds, grade
-from .loader import load_program, program_path
-from .model import Program, Sheet
+from .assessment import IndicatorAssessment, achievements, assess_indicators, assessment_frame, program_as_of, program_score, program_status
+from .costs import CostSummary, cost_history, cost_summary
+from .cycle import Cycle, Rating, Thresholds, grade
+from .errors import ProgramDataError
+from .history import Change, FindingState, Standing, change, findings_as_of, open_findings_before, previous_cycle, standing
+from .loader import load_cycles, load_program, program_path
+from .model import Program, Revision, Sheet
+from .years import era_label
 
 __all__ = ["ReportCard", "build_card", "load_card"]
 
@@ -35,6 +38,11 @@ class ReportCard:
     achievements: pd.DataFrame
     status: str
     costs: CostSummary | None
+    score: float = float("nan")  # the program score (mean of its outcome indicators' scores)
+    previous: Standing | None = None  # the program in the previous cycle in which it had a card
+    cost_history: dict[int, CostSummary] = field(default_factory=dict)  # every sheet's costs up to this cycle
+    findings: list[FindingState] = field(default_factory=list)  # every finding raised up to this cycle, as it stands
+    earlier_findings: list[FindingState] = field(default_factory=list)  # of earlier sheets, open at the previous cycle
     rating: Rating | None = None
     thresholds: Thresholds = field(default_factory=Thresholds)
     title: str | None = None
@@ -60,6 +68,31 @@ class ReportCard:
     def has_sheet(self) -> bool:
         return self.fiscal_year in self.program.sheets
 
+    @property
+    def change(self) -> Change:
+        """The program's status change since the previous cycle."""
+        return change((self.previous.status, self.previous.score) if self.previous else None, (self.status, self.score))
+
+    def indicator_change(self, indicator_id: str) -> tuple[str | None, Change]:
+        """(previous status or None, change) of one indicator."""
+        before = self.previous.indicators.get(indicator_id) if self.previous else None
+        m = self.measures[indicator_id]
+        return (before[0] if before else None), change(before, (m.status, m.score))
+
+    @property
+    def findings_raised(self) -> list[FindingState]:
+        """The findings of this cycle's sheet."""
+        return [f for f in self.findings if f.raised_in == self.fiscal_year]
+
+    @property
+    def open_findings(self) -> list[FindingState]:
+        """Findings of earlier sheets that are still open (open or in progress) in this cycle."""
+        return [f for f in self.findings if f.open and f.raised_in < self.fiscal_year]
+
+    def revisions_made(self) -> list[tuple[str, Revision]]:
+        """Target revisions made in this cycle (``in`` = E): (indicator id, revision)."""
+        return [(i.id, r) for i in self.program.indicators for r in i.revisions if r.in_ == self.fiscal_year]
+
     def grade(self, indicator_id: str) -> str | None:
         """The indicator's grade from the cycle's rating bands (None when no rating is configured)."""
         if self.rating is None:
@@ -83,21 +116,34 @@ def build_card(
     thresholds: Thresholds | dict | None = None,
     title: str | None = None,
     data_file: str | None = None,
+    cycles: list[Cycle] | None = None,
 ) -> ReportCard:
-    """Compute a card from an already loaded program (pure apart from the timestamp)."""
+    """Compute a card from an already loaded program (pure apart from the timestamp).
+
+    ``cycles`` are every cycle of the city (for the previous status); the
+    program is shown with its targets as they stood in ``fiscal_year``.
+    """
     rating = _as_model(Rating, rating)
     thresholds = _as_model(Thresholds, thresholds)
+    fiscal_year = int(fiscal_year)
+    cycles = list(cycles or [])
     measures = assess_indicators(program, fiscal_year, results_lag, thresholds)
     frame = assessment_frame(measures.values())
     sheet = program.sheet(fiscal_year)
+    before = previous_cycle(program, cycles, fiscal_year)
     return ReportCard(
-        program=program,
-        fiscal_year=int(fiscal_year),
+        program=program_as_of(program, fiscal_year),
+        fiscal_year=fiscal_year,
         results_lag=int(results_lag),
         measures=measures,
         achievements=achievements(program, fiscal_year, results_lag),
         status=program_status(frame),
         costs=cost_summary(sheet.costs if sheet else None, measures.values()),
+        score=program_score(frame),
+        previous=standing(program, before) if before else None,
+        cost_history=cost_history(program, fiscal_year, cycles),
+        findings=findings_as_of(program, fiscal_year),
+        earlier_findings=open_findings_before(program, fiscal_year, before.fiscal_year if before else None),
         rating=rating,
         thresholds=thresholds or Thresholds(),
         title=title or None,
@@ -105,10 +151,30 @@ def build_card(
     )
 
 
-def load_card(program_id: str, fiscal_year: int, data_dir: str | Path = "data", results_lag: int = 1, **options: Any) -> ReportCard:
-    """Load ``<data_dir>/programs/<program_id>.yaml`` and build its card for evaluation year ``fiscal_year``."""
+def check_conclusion(program: Program, cycle: Cycle, path: str) -> None:
+    """The committee's conclusion in the cycle's sheet must be one the cycle accepts."""
+    sheet = program.sheet(cycle.fiscal_year)
+    conclusion = sheet.external_evaluation.conclusion if sheet and sheet.external_evaluation else None
+    if conclusion is not None and conclusion not in cycle.conclusions:
+        key = f"sheets.{era_label(cycle.fiscal_year)}.external_evaluation.conclusion"
+        raise ProgramDataError(path, key, f"expected one of {', '.join(cycle.conclusions)} (the cycle's conclusions), got {conclusion!r}")
+
+
+def load_card(
+    program_id: str, fiscal_year: int, data_dir: str | Path = "data", results_lag: int = 1, params_dir: str | Path | None = None,
+    **options: Any,
+) -> ReportCard:
+    """Load ``<data_dir>/programs/<program_id>.yaml`` and build its card for evaluation year ``fiscal_year``.
+
+    ``params_dir`` (default: ``params`` beside the data folder) holds the city's cycles, for the previous status.
+    """
     path = program_path(data_dir, program_id)
     program = load_program(path)
     # provenance names the file as the data folder sees it, never a machine's absolute path
     data_file = f"{Path(data_dir).resolve().name}/{path.relative_to(Path(data_dir)).as_posix()}"
-    return build_card(program, fiscal_year, results_lag, data_file=data_file, **options)
+    params = Path(params_dir) if params_dir is not None else Path(data_dir).parent / "params"
+    cycles = [cycle for _, cycle in load_cycles(params)] if params.is_dir() else []
+    for cycle in cycles:
+        if cycle.fiscal_year == int(fiscal_year):
+            check_conclusion(program, cycle, data_file)
+    return build_card(program, fiscal_year, results_lag, data_file=data_file, cycles=cycles, **options)

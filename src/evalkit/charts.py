@@ -16,6 +16,7 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from html import escape
+from typing import Any
 
 import matplotlib
 import matplotlib_fontja  # noqa: F401  (registers IPAexGothic with matplotlib)
@@ -28,7 +29,8 @@ from . import fmt
 from .assessment import STATUS_LABELS, IndicatorAssessment, actuals
 from .model import Indicator
 
-__all__ = ["JAPANESE_FONT", "indicator_chart", "indicator_alt_text", "status_chart", "status_alt_text", "figure_img"]
+__all__ = ["JAPANESE_FONT", "indicator_chart", "indicator_alt_text", "cost_chart", "cost_alt_text", "status_chart", "status_alt_text",
+           "figure_img"]
 
 JAPANESE_FONT = "IPAexGothic"
 STATUS_COLOURS = {
@@ -119,6 +121,35 @@ def indicator_alt_text(indicator: Indicator, m: IndicatorAssessment, cutoff: int
         parts.append(f"破線は基準年度{fmt.year_short(m.base_year)}から最終目標年度{fmt.year_short(m.target_year)}までの必要な経路。")
     parts.append(f"点線は評価対象年度{fmt.year_short(cutoff)}。")
     return "".join(parts)
+
+
+def cost_chart(history: dict[int, Any]) -> Figure:
+    """トータルコスト, 事業費 and 人件費 by evaluation year (the line of a year without a total is broken, not zero)."""
+    rows = [(y, name, getattr(c, attr)) for y, c in history.items()
+            for name, attr in (("トータルコスト", "total_cost"), ("事業費", "business_cost"), ("人件費", "personnel_cost"))]
+    data = pd.DataFrame(rows, columns=["year", "item", "value"])
+    unit = next(iter(history.values())).unit if history else ""
+    with _style():
+        fig = Figure(figsize=(7.0, 2.8), dpi=100, layout="constrained")
+        ax = fig.subplots()
+        sns.lineplot(data=data, x="year", y="value", hue="item", style="item", markers=True, dashes=True, ax=ax)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: fmt.year_short(int(round(x))) if float(x).is_integer() else ""))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: fmt.number(y)))
+        ax.set_xlabel("評価年度")
+        ax.set_ylabel(f"（単位：{unit}）")
+        ax.legend(title=None, fontsize=8)
+        ax.margins(y=0.15)
+    return fig
+
+
+def cost_alt_text(history: dict[int, Any]) -> str:
+    parts = [
+        f"{fmt.year_short(y)} トータルコスト{fmt.number(c.total_cost)}（事業費{fmt.number(c.business_cost)}、人件費{fmt.number(c.personnel_cost)}）"
+        for y, c in history.items()
+    ]
+    unit = next(iter(history.values())).unit if history else ""
+    return f"コストの推移（単位：{unit}）。" + "、".join(parts) + "。"
 
 
 def status_chart(statuses: pd.Series) -> Figure:

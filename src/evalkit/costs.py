@@ -8,10 +8,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .assessment import IndicatorAssessment
-from .model import Costs
+from .assessment import IndicatorAssessment, assess_indicators
+from .cycle import Cycle
+from .model import Costs, Program
 
-__all__ = ["CostSummary", "cost_summary"]
+__all__ = ["CostSummary", "cost_summary", "cost_history"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,9 @@ class CostSummary:
     unit_cost: float
     per_unit: str | None  # the indicator unit the unit cost is per (e.g. 者)
     per_indicator: str | None  # that indicator's name
+    budget: float = math.nan  # 予算現額
+    settled: float = math.nan  # 決算額
+    fte: float = math.nan  # 人工
 
     def as_frame(self) -> pd.DataFrame:
         """The cost table a card prints: one row per item, value and unit."""
@@ -74,4 +78,25 @@ def cost_summary(costs: Costs | None, assessment: pd.DataFrame | Iterable[Indica
     return CostSummary(
         year=costs.year, unit=costs.unit, business_cost=business, personnel_cost=personnel,
         total_cost=total, unit_cost=unit_cost, per_unit=per_unit, per_indicator=per_indicator,
+        budget=_value(costs.budget), settled=_value(costs.settled), fte=_value(costs.fte),
     )
+
+
+def cost_history(program: Program, fiscal_year: int, cycles: Iterable[Cycle] = ()) -> dict[int, CostSummary]:
+    """Every sheet's costs up to evaluation year ``fiscal_year``, by sheet year, oldest first.
+
+    Each year's unit cost uses that cycle's own assessment (its cut-off and targets); a sheet
+    year without a cycle file is assessed with the default results lag of 1.
+    """
+    lags = {cycle.fiscal_year: cycle for cycle in cycles}
+    history = {}
+    for year in sorted(y for y in program.sheets if y <= fiscal_year):
+        sheet = program.sheets[year]
+        if sheet.costs is None:
+            continue
+        cycle = lags.get(year)
+        measures = assess_indicators(program, year, cycle.results_lag if cycle else 1, cycle.thresholds if cycle else None)
+        summary = cost_summary(sheet.costs, measures.values())
+        if summary is not None:
+            history[year] = summary
+    return history

@@ -120,7 +120,7 @@ def plan_jobs(
                     program_file=path,
                     cycle_file=cycle_file,
                     out_dir=out_dir / str(cycle.fiscal_year),
-                    parameters=_parameters(cycle, program_id, data_dir, notebook.parent),
+                    parameters=_parameters(cycle, program_id, data_dir, cycle_file.parent, notebook.parent),
                     data_error=error,
                 )
             )
@@ -140,10 +140,10 @@ def _selected(cycle: Cycle, files: dict[str, Path], known: dict) -> list[str]:
     return selected
 
 
-def _parameters(cycle: Cycle, program_id: str, data_dir: Path, notebook_dir: Path) -> dict:
+def _parameters(cycle: Cycle, program_id: str, data_dir: Path, params_dir: Path, notebook_dir: Path) -> dict:
     """What papermill injects: the required three plus the cycle's other keys (filtered later to those declared).
 
-    ``data_dir`` is relative to the notebook's folder, where it runs: no
+    ``data_dir`` and ``params_dir`` (every cycle, for the previous status) are relative to the notebook's folder, where it runs: no
     machine's absolute path reaches a published notebook, and a project that
     is moved or copied keeps its cache.
     """
@@ -151,6 +151,7 @@ def _parameters(cycle: Cycle, program_id: str, data_dir: Path, notebook_dir: Pat
         "program_id": program_id,
         "fiscal_year": int(cycle.fiscal_year),
         "data_dir": os.path.relpath(data_dir.resolve(), notebook_dir.resolve()),
+        "params_dir": os.path.relpath(params_dir.resolve(), notebook_dir.resolve()),
         "results_lag": int(cycle.results_lag),
         "title": cycle.title or "",
         "thresholds": cycle.thresholds.model_dump(),

@@ -18,11 +18,13 @@ from . import __version__, charts, fmt
 from .assessment import STATUS_LABELS
 from .card import ReportCard
 from .explain import explain
+from .history import CHANGE_ARROWS, CHANGE_LABELS
 from .model import Indicator
 from .years import era_and_western, era_label
 
 __all__ = [
-    "title", "overview", "organisation", "purpose", "indicators", "review", "analysis", "closing", "footer",
+    "title", "summary", "overview", "organisation", "purpose", "indicators", "changes", "review", "analysis", "cost_history",
+    "external", "closing", "footer",
     "STANDARD_SECTIONS", "standard", "render",
 ]
 
@@ -166,7 +168,110 @@ def footer(card: ReportCard) -> HTML:
     )
 
 
-STANDARD_SECTIONS = (title, overview, organisation, purpose, indicators, review, analysis, closing)
+FINDING_STATUS_LABELS = {"open": "未対応", "in_progress": "対応中", "addressed": "対応済み", "declined": "対応しない"}
+
+
+def _headline(card: ReportCard) -> str | None:
+    """The one number a citizen needs: the first outcome indicator's latest value against its final target."""
+    outcome = next((i for i in card.program.indicators if i.kind == "outcome"), None)
+    if outcome is None:
+        return None
+    m = card.measures[outcome.id]
+    if m.current_year is None:
+        return f"{outcome.name}：評価対象年度までの実績はまだありません。"
+    text = f"{outcome.name}：直近の実績は{fmt.number(m.current, m.unit)}（{era_label(m.current_year, long=True)}）"
+    if m.target_year is not None:
+        text += f"、目標は{fmt.number(m.target, m.unit)}（{era_label(m.target_year, long=True)}）"
+    return text + "です。"
+
+
+def summary(card: ReportCard) -> HTML:
+    """「ひとことで」: the department's summary, the status (and its change) and the headline number, in plain Japanese."""
+    change_text = None
+    if card.previous is not None:
+        change_text = f"前回{STATUS_LABELS[card.previous.status]}、{CHANGE_ARROWS[card.change]}{CHANGE_LABELS[card.change]}"
+    return _html(
+        "summary.html.j2", summary=card.sheet.summary, status=card.status, status_label=STATUS_LABELS[card.status],
+        change_text=change_text, headline=_headline(card),
+    )
+
+
+def changes(card: ReportCard) -> HTML:
+    """前年度からの変化: previous and current status of the program and each indicator, overrides, revisions, breaks."""
+    overrides = {o.indicator: o for o in card.sheet.overrides}
+    rows = []
+    for indicator in card.program.indicators:
+        m = card.measures[indicator.id]
+        previous, change = card.indicator_change(indicator.id)
+        override = overrides.get(indicator.id)
+        rows.append({
+            "name": indicator.name, "status": m.status, "status_label": m.status_label,
+            "previous": previous, "previous_label": STATUS_LABELS.get(previous or "", ""),
+            "change": change, "arrow": CHANGE_ARROWS[change], "change_label": CHANGE_LABELS[change],
+            "override": override, "override_label": STATUS_LABELS[override.status] if override else "",
+        })
+    names = {i.id: i.name for i in card.program.indicators}
+    units = {i.id: i.unit for i in card.program.indicators}
+    revisions = [
+        {"indicator": names[i], "target_year": era_label(r.year, long=True),
+         "old": fmt.number(r.from_, units[i]) if r.from_ is not None else "（なし）",
+         "new": fmt.number(r.to, units[i]) if r.to is not None else "（取り下げ）", "reason": r.reason}
+        for i, r in card.revisions_made()
+    ]
+    breaks = [
+        {"indicator": i.name, "year": era_label(b.year, long=True), "note": b.note}
+        for i in card.program.indicators for b in i.breaks if b.year <= card.cutoff
+    ]
+    previous = card.previous
+    return _html(
+        "changes.html.j2", previous=previous, previous_label=era_and_western(previous.fiscal_year) if previous else "",
+        previous_status_label=STATUS_LABELS[previous.status] if previous else "", status=card.status,
+        status_label=STATUS_LABELS[card.status], change=card.change, change_arrow=CHANGE_ARROWS[card.change],
+        change_label=CHANGE_LABELS[card.change], indicators=rows, revisions=revisions, breaks=breaks,
+        overrides_differ=any(r["override"] and r["override"].status != r["status"] for r in rows),
+    )
+
+
+def cost_history(card: ReportCard) -> HTML:
+    """コストの推移: every sheet's costs up to this cycle, a chart of the trend, and the declared cost direction."""
+    rows = [
+        {"label": era_label(year, long=True), "year": era_label(c.year, long=True) if c.year else "－", "current": year == card.fiscal_year,
+         "budget": c.budget, "settled": c.settled, "business": c.business_cost, "personnel": c.personnel_cost,
+         "total": c.total_cost, "fte": c.fte, "unit_cost": c.unit_cost, "per_unit": c.per_unit}
+        for year, c in card.cost_history.items()
+    ]
+    chart = None
+    if len(card.cost_history) >= 2:
+        fig = charts.cost_chart(card.cost_history)
+        chart = Markup(charts.figure_img(fig, charts.cost_alt_text(card.cost_history)))  # noqa: S704 - figure_img escapes the alt text
+    units = {c.unit for c in card.cost_history.values()}
+    return _html("cost_history.html.j2", rows=rows, chart=chart, unit="・".join(sorted(units)) or "千円",
+                 directions=card.sheet.directions)
+
+
+def external(card: ReportCard) -> HTML:
+    """外部評価 and 「これまでの指摘への対応」: the committee's conclusion and findings, and what became of earlier ones."""
+    names = {i.id: i.name for i in card.program.indicators}
+    subjects = {"purpose": "事業の目的", "indicators": "成果指標", "costs": "コスト", "directions": "方向性", "plan": "計画", "other": "その他"}
+
+    def about(value: str | None) -> str:
+        return names.get(value or "", subjects.get(value or "", "－"))
+
+    findings = [
+        {"text": f.finding.text, "about": about(f.finding.about), "response": f.finding.response,
+         "status": f.status, "status_label": FINDING_STATUS_LABELS[f.status]}
+        for f in card.findings_raised
+    ]
+    earlier = [
+        {"text": f.finding.text, "raised": era_label(f.raised_in, long=True), "status": f.status,
+         "status_label": FINDING_STATUS_LABELS[f.status],
+         "updates": [f"{FINDING_STATUS_LABELS[u.status]}{('：' + u.note) if u.note else ''}" for year, u in f.updates if year == card.fiscal_year]}
+        for f in card.earlier_findings
+    ]
+    return _html("external.html.j2", evaluation=card.sheet.external_evaluation, findings=findings, earlier=earlier)
+
+
+STANDARD_SECTIONS = (title, summary, overview, organisation, purpose, indicators, changes, review, analysis, cost_history, external, closing)
 
 
 def standard(card: ReportCard) -> None:
