@@ -49,10 +49,16 @@ sheets:
 """
 
 
-def copy_project(dest: Path) -> Path:
-    """A throw-away copy of the inputs a batch run reads (data, params, notebooks)."""
+#: the fictional city's cycles and programs (サンプル市): rendered by the README's command and the `rendered` fixture
+FICTIONAL = ("sample-*.yaml", "2022.yaml", "2024.yaml")
+
+
+def copy_project(dest: Path, fictional: bool = False) -> Path:
+    """A throw-away copy of the inputs a batch run reads (data, params, notebooks); without the fictional
+    city unless asked, so that a batch test renders the four real sample cards only."""
+    ignored = (".ipynb_checkpoints",) + (() if fictional else FICTIONAL)
     for name in ("data", "params", "notebooks"):
-        shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+        shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns(*ignored))
     return dest
 
 
@@ -76,7 +82,7 @@ def run_cli(project: Path, *args: str, timeout: float = 600, env: dict[str, str]
 @pytest.fixture(scope="session")
 def rendered(tmp_path_factory) -> Path:
     """Every sample program and cycle rendered once by the real CLI (plus an HTML-injection probe)."""
-    project = copy_project(tmp_path_factory.mktemp("rendered"))
+    project = copy_project(tmp_path_factory.mktemp("rendered"), fictional=True)
     (project / "data/programs/xss-check.yaml").write_text(XSS_PROGRAM, encoding="utf-8")
     result = run_cli(project, "--quiet")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -412,8 +412,10 @@ def write_indexes(plan: Plan, cache: Cache, out_dir: Path, years: set[int], root
     items = []
     for year, (_, cycle) in plan.cycles.items():
         keys = [job.key for job in plan.planned if job.fiscal_year == year]
-        failed = sum(1 for key in keys if not (key in cache.cards and cache.cards[key].ok))
-        items.append({"year": year, "title": cycle.title, "count": len(keys), "failed": failed})
+        rendered = [cache.cards[key] for key in keys if key in cache.cards and cache.cards[key].ok]
+        statuses = [entry.record.get("status", "not_available") for entry in rendered]
+        items.append({"year": year, "title": cycle.title, "count": len(keys), "failed": len(keys) - len(rendered),
+                      "statuses": {status: statuses.count(status) for status in set(statuses)}})
     write_atomic(out_dir / "index.html", root_index_html(items))
 
 

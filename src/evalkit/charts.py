@@ -26,10 +26,11 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from . import fmt
-from .assessment import STATUS_LABELS, IndicatorAssessment, actuals
+from .assessment import STATUS_LABELS, IndicatorAssessment, actuals, series_start, shown_actuals
 from .model import Indicator
 
 __all__ = ["JAPANESE_FONT", "indicator_chart", "indicator_alt_text", "cost_chart", "cost_alt_text", "status_chart", "status_alt_text",
+           "cycles_status_chart", "cycles_status_alt_text",
            "figure_img"]
 
 JAPANESE_FONT = "IPAexGothic"
@@ -41,7 +42,7 @@ STATUS_COLOURS = {
     "deterioration": "#c51b7d",
     "not_available": "#808080",
 }
-ACTUAL_COLOUR, TARGET_COLOUR, PATH_COLOUR = "#1f4e99", "#c0392b", "#7f8c8d"
+ACTUAL_COLOUR, TARGET_COLOUR, PATH_COLOUR, BEFORE_BREAK_COLOUR = "#1f4e99", "#c0392b", "#7f8c8d", "#9aa0a6"
 
 
 @contextmanager
@@ -58,6 +59,19 @@ def _series(indicator: Indicator, cutoff: int) -> tuple[pd.DataFrame, pd.DataFra
         [(y, o.target) for y, o in sorted(indicator.observations.items()) if o.target is not None], columns=["year", "value"]
     )
     return actual, target
+
+
+def _before_break(indicator: Indicator, cutoff: int) -> pd.DataFrame:
+    """Actuals shown but not used: those before the series break in force at the cut-off."""
+    used = actuals(indicator, cutoff)
+    rows = [(y, v) for y, v in shown_actuals(indicator, cutoff).items() if y not in used]
+    return pd.DataFrame(rows, columns=["year", "value"])
+
+
+def _earlier_targets(indicator: Indicator, fiscal_year: int) -> pd.DataFrame:
+    """Targets as they stood before a revision made up to ``fiscal_year`` (drawn faint)."""
+    rows = [(r.year, r.from_) for r in indicator.revisions if r.in_ <= fiscal_year and r.from_ is not None]
+    return pd.DataFrame(sorted(set(rows)), columns=["year", "value"])
 
 
 def _required_path(m: IndicatorAssessment) -> pd.DataFrame:
@@ -77,9 +91,13 @@ def _required_path(m: IndicatorAssessment) -> pd.DataFrame:
     return pd.DataFrame({"year": years, "value": values})
 
 
-def indicator_chart(indicator: Indicator, m: IndicatorAssessment, cutoff: int) -> Figure:
-    """Actuals (solid, labelled), targets (diamonds), the required path (dashed), the cut-off year marked."""
+def indicator_chart(indicator: Indicator, m: IndicatorAssessment, cutoff: int, fiscal_year: int | None = None) -> Figure:
+    """Actuals (solid, labelled), targets (diamonds) as they stood in the cycle and earlier ones (faint), the required
+    path (dashed), a declared series break (a vertical line; earlier actuals in grey), the cut-off year marked."""
     actual, target = _series(indicator, cutoff)
+    before = _before_break(indicator, cutoff)
+    earlier = _earlier_targets(indicator, fiscal_year if fiscal_year is not None else cutoff + 1)
+    start = series_start(indicator, cutoff)
     path = _required_path(m)
     with _style():
         fig = Figure(figsize=(7.0, 3.2), dpi=100, layout="constrained")
@@ -90,6 +108,16 @@ def indicator_chart(indicator: Indicator, m: IndicatorAssessment, cutoff: int) -
             sns.lineplot(data=actual, x="year", y="value", ax=ax, color=ACTUAL_COLOUR, marker="o", markersize=7, linewidth=2.2, label="実績")
             for year, value in actual.itertuples(index=False):
                 ax.annotate(fmt.number(value), (year, value), textcoords="offset points", xytext=(0, 8), ha="center", fontsize=9, color=ACTUAL_COLOUR)
+        if not before.empty:
+            ax.plot(before["year"], before["value"], color=BEFORE_BREAK_COLOUR, marker="o", markersize=6, linewidth=1.4,
+                    label="計測方法変更前の実績（判定に使わない）")
+        if start is not None:
+            ax.axvline(start - 0.5, color=BEFORE_BREAK_COLOUR, linestyle="-", linewidth=2)
+            ax.annotate("計測方法の変更", (start - 0.5, 1), xycoords=("data", "axes fraction"), xytext=(3, -12),
+                        textcoords="offset points", fontsize=8, color="#555555")
+        if not earlier.empty:
+            ax.scatter(earlier["year"], earlier["value"], facecolors="none", edgecolors=TARGET_COLOUR, alpha=0.45, marker="D", s=60,
+                       zorder=4, label="見直し前の目標")
         if not target.empty:
             sns.scatterplot(data=target, x="year", y="value", ax=ax, color=TARGET_COLOUR, marker="D", s=60, zorder=5, label="目標")
             for year, value in target.itertuples(index=False):
@@ -98,7 +126,7 @@ def indicator_chart(indicator: Indicator, m: IndicatorAssessment, cutoff: int) -
         ax.axvline(cutoff, color="#555555", linestyle=":", linewidth=1)
         ax.annotate(f"評価対象 {fmt.year_short(cutoff)}", (cutoff, 0), xycoords=("data", "axes fraction"), xytext=(3, 4),
                     textcoords="offset points", fontsize=8, color="#555555")
-        years = sorted(set(actual["year"]) | set(target["year"]) | set(path["year"]) | {cutoff})
+        years = sorted(set(actual["year"]) | set(target["year"]) | set(path["year"]) | set(before["year"]) | set(earlier["year"]) | {cutoff})
         ax.set_xlim(years[0] - 0.5, years[-1] + 0.5)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: fmt.year_short(int(round(x))) if float(x).is_integer() else ""))
@@ -111,12 +139,19 @@ def indicator_chart(indicator: Indicator, m: IndicatorAssessment, cutoff: int) -
     return fig
 
 
-def indicator_alt_text(indicator: Indicator, m: IndicatorAssessment, cutoff: int) -> str:
+def indicator_alt_text(indicator: Indicator, m: IndicatorAssessment, cutoff: int, fiscal_year: int | None = None) -> str:
     """The chart in words, numbers included, for screen readers and broken images."""
     actual, target = _series(indicator, cutoff)
+    before = _before_break(indicator, cutoff)
+    earlier = _earlier_targets(indicator, fiscal_year if fiscal_year is not None else cutoff + 1)
     parts = [f"{indicator.name}（単位：{indicator.unit}）の推移。"]
+    if not before.empty:
+        listed = "、".join(f"{fmt.year_short(y)} {fmt.number(v)}" for y, v in before.itertuples(index=False))
+        parts.append(f"計測方法の変更前の実績（判定に使わない）：{listed}。")
     parts.append("実績：" + ("、".join(f"{fmt.year_short(y)} {fmt.number(v)}" for y, v in actual.itertuples(index=False)) or "なし") + "。")
     parts.append("目標：" + ("、".join(f"{fmt.year_short(y)} {fmt.number(v)}" for y, v in target.itertuples(index=False)) or "なし") + "。")
+    if not earlier.empty:
+        parts.append("見直し前の目標：" + "、".join(f"{fmt.year_short(y)} {fmt.number(v)}" for y, v in earlier.itertuples(index=False)) + "。")
     if m.base_year is not None and m.target_year is not None:
         parts.append(f"破線は基準年度{fmt.year_short(m.base_year)}から最終目標年度{fmt.year_short(m.target_year)}までの必要な経路。")
     parts.append(f"点線は評価対象年度{fmt.year_short(cutoff)}。")
@@ -167,6 +202,40 @@ def status_chart(statuses: pd.Series) -> Figure:
         ax.set_ylabel("")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     return fig
+
+
+def cycles_status_chart(distribution: dict[str, dict[str, int]]) -> Figure:
+    """How the programs' statuses were distributed in each cycle: one stacked bar per cycle, counts written on the bars."""
+    order = list(STATUS_LABELS)
+    labels = list(distribution)
+    with _style():
+        fig = Figure(figsize=(7.0, 1.2 + 0.45 * max(len(labels), 1)), dpi=100, layout="constrained")
+        ax = fig.subplots()
+        left = [0] * len(labels)
+        hatches = {"target_achieved": "", "substantial_progress": "", "moderate_progress": "..", "limited_progress": "//",
+                   "deterioration": "xx", "not_available": ""}
+        for status in order:
+            counts = [distribution[label].get(status, 0) for label in labels]
+            bars = ax.barh(labels, counts, left=left, color=STATUS_COLOURS[status], hatch=hatches[status], edgecolor="white",
+                           label=STATUS_LABELS[status])
+            for bar, count in zip(bars, counts, strict=True):
+                if count:
+                    ax.annotate(str(count), (bar.get_x() + bar.get_width() / 2, bar.get_y() + bar.get_height() / 2), ha="center",
+                                va="center", fontsize=8, color="white")
+            left = [a + b for a, b in zip(left, counts, strict=True)]
+        ax.invert_yaxis()
+        ax.set_xlabel("事業数")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=6, fontsize=8, frameon=False)
+    return fig
+
+
+def cycles_status_alt_text(distribution: dict[str, dict[str, int]]) -> str:
+    parts = [
+        f"{label}：" + "、".join(f"{name} {counts.get(key, 0)}件" for key, name in STATUS_LABELS.items())
+        for label, counts in distribution.items()
+    ]
+    return "評価年度別の判定の分布。" + "。".join(parts) + "。"
 
 
 def status_alt_text(statuses: pd.Series) -> str:

@@ -18,12 +18,14 @@ from markupsafe import Markup
 from . import charts, fmt
 from .assessment import ASSESSMENT_COLUMNS, STATUS_LABELS
 from .export import TEMPLATE_DIR
-from .years import era_and_western
+from .history import CHANGE_ARROWS, CHANGE_LABELS
+from .years import era_and_western, era_label
 
 __all__ = ["cycle_index_html", "root_index_html", "summary_csv", "SUMMARY_COLUMNS"]
 
 SUMMARY_COLUMNS = ["fiscal_year", "program_id", "program_name", "organization", "section", "program_status", *ASSESSMENT_COLUMNS]
 _RANK = {status: i for i, status in enumerate(STATUS_LABELS)}
+_CHANGE_RANK = {"improved": 0, "unchanged": 1, "new": 2, "": 3, "worsened": 4}
 
 
 @lru_cache(maxsize=1)
@@ -61,6 +63,8 @@ def cycle_index_html(fiscal_year: int, title: str | None, entries: list[dict[str
             "failed_href": entry.get("failed_href"),
             "sort_achievement": _first(indicators, "achievement"),
             "sort_progress": _first(indicators, "progress"),
+            "change": entry.get("change", "") if ok else "",
+            "change_rank": _CHANGE_RANK.get(entry.get("change", "") if ok else "", len(_CHANGE_RANK)),
         })
     statuses = pd.Series([r["status"] for r in rows if r["ok"]], dtype=object)
     img = charts.figure_img(charts.status_chart(statuses), charts.status_alt_text(statuses), css_class="chart status-chart")
@@ -68,16 +72,22 @@ def cycle_index_html(fiscal_year: int, title: str | None, entries: list[dict[str
     sections = sorted({r["section"] for r in rows if r.get("section")})
     return _environment().get_template("cycle.html.j2").render(
         heading=era_and_western(fiscal_year), title=title, rows=rows, css=_css(), chart=chart,
-        statuses=list(STATUS_LABELS.items()), sections=sections,
+        statuses=list(STATUS_LABELS.items()), sections=sections, status_labels=STATUS_LABELS,
+        changes=[(k, v) for k, v in CHANGE_LABELS.items() if k], change_labels=CHANGE_LABELS, arrows=CHANGE_ARROWS,
         ok_count=sum(r["ok"] for r in rows), failed_count=sum(not r["ok"] for r in rows),
         cutoff=era_and_western(fiscal_year - results_lag),
     )
 
 
 def root_index_html(cycles: list[dict[str, Any]]) -> str:
-    """``cycles``: ``year``, ``title``, ``count``, ``failed`` per cycle, newest first."""
-    items = [{**c, "label": era_and_western(c["year"])} for c in sorted(cycles, key=lambda c: -c["year"])]
-    return _environment().get_template("root.html.j2").render(cycles=items, css=_css())
+    """``cycles``: ``year``, ``title``, ``count``, ``failed`` and ``statuses`` (status -> programs) per cycle."""
+    items = [{**c, "label": era_and_western(c["year"]), "statuses": c.get("statuses", {})} for c in sorted(cycles, key=lambda c: -c["year"])]
+    chart = None
+    if items:
+        distribution = {era_label(c["year"]): c["statuses"] for c in sorted(items, key=lambda c: c["year"])}
+        img = charts.figure_img(charts.cycles_status_chart(distribution), charts.cycles_status_alt_text(distribution), css_class="chart")
+        chart = Markup(img)  # noqa: S704 - figure_img escapes the alt text; the rest is base64
+    return _environment().get_template("root.html.j2").render(cycles=items, css=_css(), chart=chart, statuses=list(STATUS_LABELS.items()))
 
 
 def summary_csv(rows: list[dict[str, Any]]) -> str:

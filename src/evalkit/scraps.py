@@ -30,17 +30,28 @@ def record(card: ReportCard) -> None:
     import scrapbook as sb
 
     program = card.program
-    sb.glue("program", {
+    overrides = {o.indicator: o.status for o in card.sheet.overrides}
+    evaluation = card.sheet.external_evaluation
+    sb.glue("program", json_safe({
         "id": program.id, "name": program.name, "municipality": program.municipality,
         "organization": program.organization, "section": program.section,
         "fiscal_year": card.fiscal_year, "results_lag": card.results_lag, "data_file": card.data_file,
-    })
+        "score": card.score, "change": card.change,
+        "previous_status": card.previous.status if card.previous else None,
+        "previous_year": card.previous.fiscal_year if card.previous else None,
+        "open_findings": sum(1 for f in card.findings if f.open),
+        "overrides": len(overrides),
+        "overrides_differ": sum(1 for i, status in overrides.items() if i in card.measures and card.measures[i].status != status),
+        "conclusion": evaluation.conclusion if evaluation else None,
+    }))
     sb.glue("program_status", card.status)
     sb.glue("assessment", card.assessment, encoder="pandas")
-    sb.glue("indicators", [
-        json_safe({key: getattr(card.measures[indicator.id], key) for key in INDICATOR_FIELDS})
-        for indicator in program.indicators
-    ])
+    rows = []
+    for indicator in program.indicators:
+        previous, change = card.indicator_change(indicator.id)
+        row = {key: getattr(card.measures[indicator.id], key) for key in INDICATOR_FIELDS}
+        rows.append(json_safe({**row, "previous_status": previous, "change": change, "override": overrides.get(indicator.id)}))
+    sb.glue("indicators", rows)
 
 
 def read(notebook: str | Path) -> dict[str, Any]:

@@ -102,8 +102,8 @@ def indicators(card: ReportCard) -> HTML:
     items = []
     for indicator in card.program.indicators:
         m = card.measures[indicator.id]
-        fig = charts.indicator_chart(indicator, m, card.cutoff)
-        chart = charts.figure_img(fig, charts.indicator_alt_text(indicator, m, card.cutoff))
+        fig = charts.indicator_chart(indicator, m, card.cutoff, card.fiscal_year)
+        chart = charts.figure_img(fig, charts.indicator_alt_text(indicator, m, card.cutoff, card.fiscal_year))
         items.append(
             {
                 "id": indicator.id,
