@@ -87,17 +87,17 @@ def test_cycle_index_links_sort_and_filter(browser, rendered):
     for href in hrefs:
         assert (index.parent / href).is_file(), href
     page.locator("th[data-key=status] button").click()
-    ranks = page.eval_on_selector_all("#programs tbody tr", "rs => rs.map(r => Number(r.dataset.statusRank))")
+    ranks = page.eval_on_selector_all("#programs tbody.program", "gs => gs.map(g => Number(g.dataset.statusRank))")
     assert ranks == sorted(ranks)
     page.locator("th[data-key=status] button").click()
-    ranks = page.eval_on_selector_all("#programs tbody tr", "rs => rs.map(r => Number(r.dataset.statusRank))")
+    ranks = page.eval_on_selector_all("#programs tbody.program", "gs => gs.map(g => Number(g.dataset.statusRank))")
     assert ranks == sorted(ranks, reverse=True)
     page.select_option("#filter-section", "社会教育・スポーツ振興課")
-    visible = page.eval_on_selector_all("#programs tbody tr", "rs => rs.filter(r => !r.hidden).map(r => r.dataset.section)")
+    visible = page.eval_on_selector_all("#programs tbody.program", "gs => gs.filter(g => !g.hidden).map(g => g.dataset.section)")
     assert visible == ["社会教育・スポーツ振興課"]
     page.select_option("#filter-section", "")
     page.select_option("#filter-status", "deterioration")
-    visible = page.eval_on_selector_all("#programs tbody tr", "rs => rs.filter(r => !r.hidden).map(r => r.dataset.status)")
+    visible = page.eval_on_selector_all("#programs tbody.program", "gs => gs.filter(g => !g.hidden).map(g => g.dataset.status)")
     assert visible == ["deterioration"]
     page.close()
     root_page, errors, _ = open_page(browser, rendered / "index.html")
@@ -105,3 +105,80 @@ def test_cycle_index_links_sort_and_filter(browser, rendered):
     assert {"2017/index.html", "2019/index.html", "2023/index.html"} <= set(links)
     assert all((rendered / link).is_file() for link in links)
     root_page.close()
+
+
+FICTIONAL_YEARS = (2022, 2023, 2024)
+HISTORY_SECTIONS = {"#summary": "ひとことで", "#changes": "前年度からの変化", "#cost-history": "コストの推移", "#external": "外部評価"}
+
+
+def fictional_cards(rendered):
+    return sorted(p for year in FICTIONAL_YEARS for p in (rendered / str(year)).glob("sample-*.html") if not p.name.endswith(".failed.html"))
+
+
+def test_the_fictional_city_has_a_history_to_show(rendered):
+    cards = fictional_cards(rendered)
+    programs = {p.stem for p in cards}
+    assert len(programs) >= 12 and {p.parent.name for p in cards} == {"2022", "2023", "2024"}
+    assert len(cards) >= 36
+
+
+def test_every_fictional_card_shows_the_history_sections_in_words_not_colour_alone(browser, rendered):
+    for card in fictional_cards(rendered):
+        page, errors, requests = open_page(browser, card)
+        assert errors == [] and all(u.startswith(("file://", "data:")) for u in requests), card
+        for selector, heading in HISTORY_SECTIONS.items():
+            assert heading in page.locator(f"{selector} h2").inner_text(), (card, selector)
+        assert "サンプル市（架空のデータ）" in page.locator(".card-title").inner_text(), card
+        # every state has words or a symbol of its own, so a reader without colour loses nothing
+        for selector in (".badge", ".change", ".finding-status"):
+            texts = page.eval_on_selector_all(selector, "els => els.map(e => (getComputedStyle(e, '::before').content + e.innerText).trim())")
+            assert all(len(t.replace('"', "").replace("none", "")) >= 2 for t in texts), (card, selector, texts)
+        images = page.eval_on_selector_all("img", "els => els.map(e => [e.complete, e.naturalWidth, e.getAttribute('alt')])")
+        assert images and all(complete and width > 0 and alt for complete, width, alt in images), card
+        page.close()
+
+
+def test_a_finding_raised_one_year_is_followed_up_the_next(browser, rendered):
+    """Somewhere in the fictional city a finding of an earlier sheet is listed in 「これまでの指摘への対応」 with its status now."""
+    followed = []
+    for card in fictional_cards(rendered):
+        page, _, _ = open_page(browser, card)
+        rows = page.eval_on_selector_all("#external table.earlier-findings tbody tr", "rs => rs.map(r => r.innerText)")
+        followed.extend((card.parent.name, row) for row in rows)
+        page.close()
+    assert any(year in ("2023", "2024") and ("対応済み" in row or "対応中" in row) for year, row in followed), followed
+
+
+def test_cycle_index_shows_change_findings_and_one_row_per_indicator(browser, rendered):
+    page, errors, _ = open_page(browser, rendered / "2024/index.html")
+    assert errors == []
+    groups = page.eval_on_selector_all("#programs tbody.program", """gs => gs.map(g => ({
+        change: g.dataset.change, findings: Number(g.dataset.findings), rows: g.rows.length,
+        indicators: Array.from(g.rows).map(r => Array.from(r.querySelectorAll('td.ind')).map(c => c.innerText.trim()))}))""")
+    assert {g["change"] for g in groups} >= {"improved", "worsened"}
+    for g in groups:
+        for cells in g["indicators"]:  # an indicator's name and its values share one row
+            assert len(cells) == 5 and cells[0], cells
+    page.select_option("#filter-change", "worsened")
+    visible = page.eval_on_selector_all("#programs tbody.program", "gs => gs.filter(g => !g.hidden).map(g => g.dataset.change)")
+    assert visible and set(visible) == {"worsened"}
+    page.select_option("#filter-change", "")
+    page.check("#filter-findings")
+    visible = page.eval_on_selector_all("#programs tbody.program", "gs => gs.filter(g => !g.hidden).map(g => Number(g.dataset.findings))")
+    assert visible and all(n > 0 for n in visible) and len(visible) < len(groups)
+    arrows = page.eval_on_selector_all("#programs .change", "es => es.map(e => e.innerText.trim()[0])")
+    assert set(arrows) <= set("↑↓→＊－") and "↑" in arrows and "↓" in arrows
+    page.close()
+
+
+def test_root_index_shows_the_status_distribution_of_every_cycle(browser, rendered):
+    page, errors, _ = open_page(browser, rendered / "index.html")
+    assert errors == []
+    rows = page.eval_on_selector_all("table.distribution tbody tr", "rs => rs.map(r => Array.from(r.cells).map(c => c.innerText.trim()))")
+    assert [r[0] for r in rows][:3] == ["令和6年度（2024年度）", "令和5年度（2023年度）", "令和4年度（2022年度）"]
+    counts = {r[0]: sum(int(c) for c in r[1:]) for r in rows}
+    listed = page.eval_on_selector_all("body > main > table:first-of-type tbody tr", "rs => rs.map(r => [r.cells[0].innerText.trim(), Number(r.cells[2].innerText) - Number(r.cells[3].innerText)])")
+    assert {label: n for label, n in listed} == counts  # the distribution adds up to the cards each cycle made
+    alt = page.get_attribute("figure.chart img", "alt")
+    assert alt.startswith("評価年度別の判定の分布。")
+    page.close()

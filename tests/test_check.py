@@ -113,3 +113,15 @@ def test_the_command_is_silent_and_exits_0_on_valid_data(tmp_path):
 def test_the_command_without_paths_is_a_usage_error():
     result = evalkit("check")
     assert result.returncode == 2 and "PATH" in result.stderr
+
+
+@pytest.mark.unit
+def test_a_conclusion_the_cycle_does_not_accept_is_reported(tmp_path):
+    (tmp_path / "programs").mkdir()
+    (tmp_path / "params").mkdir()
+    (tmp_path / "programs/p.yaml").write_text("id: p\nname: x\nsheets:\n  R5: {external_evaluation: {conclusion: 全面見直し}}\n", encoding="utf-8")
+    (tmp_path / "params/2023.yaml").write_text("fiscal_year: 2023\n", encoding="utf-8")
+    assert check_paths([tmp_path, tmp_path / "params"]) == [
+        f"{tmp_path}/programs/p.yaml: sheets.R5.external_evaluation.conclusion: expected one of 現状通り, 一部改善, 抜本的改善, 縮小, 休止・廃止 "
+        "(the cycle's conclusions), got '全面見直し'"
+    ]

@@ -15,9 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
+from .card import check_conclusion
 from .cycle import Cycle
 from .errors import ProgramDataError
 from .loader import load_cycle, load_program, read_yaml
+from .model import Program
 
 __all__ = ["DataFile", "data_files", "file_kind", "check_file", "check_paths"]
 
@@ -67,7 +69,7 @@ def check_paths(paths: list[Path]) -> list[str]:
     """Every problem of every file named or found in a folder named, in path order, then what the files say of
     each other (a cycle that lists a program of which no file was given)."""
     problems: list[str] = []
-    programs: set[str] = set()
+    programs: dict[str, tuple[Path, Program | None]] = {}
     cycles: list[tuple[Path, Cycle]] = []
     for path in paths:
         if not path.exists():
@@ -79,10 +81,18 @@ def check_paths(paths: list[Path]) -> list[str]:
             if not found_problems and found.is_file() and file_kind(found) == "cycle":
                 cycles.append((found, load_cycle(found)))
             elif found.suffix == ".yaml" and file_kind(found) == "program":
-                programs.add(found.stem)
+                programs[found.stem] = (found, None if found_problems else load_program(found))
     if programs:
         for path, cycle in cycles:
             for i, program_id in enumerate(cycle.programs or []):
                 if program_id not in programs:
                     problems.append(f"{path}: programs[{i}]: no program file {program_id}.yaml among the files checked")
+    for _, cycle in cycles:  # each sheet's committee conclusion is one its cycle accepts
+        for program_path, program in programs.values():
+            if program is None:
+                continue
+            try:
+                check_conclusion(program, cycle, str(program_path))
+            except ProgramDataError as exc:
+                problems.extend(str(exc).splitlines())
     return problems
