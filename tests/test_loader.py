@@ -62,7 +62,7 @@ BAD_CASES = {
     "unknown key": (("name: テスト事業", "name: テスト事業\nnmae: typo"), "nmae", "unknown key"),
     "unknown nested key": (("unit: 人", "unit: 人\n    directon: up"), "indicators[0].directon", "unknown key"),
     "bad direction": (("direction: up", "direction: higher"), "indicators[0].direction", "expected 'up' or 'down', got 'higher'"),
-    "bad kind": (("direction: up", "direction: up\n    kind: result"), "indicators[0].kind", "'outcome', 'output' or 'activity'"),
+    "bad kind": (("direction: up", "direction: up\n    kind: result"), "indicators[0].kind", "expected one of outcome, output, activity, got 'result'"),
     "bad program id": (("id: p", "id: P_1"), "id", "expected an id matching"),
     "id differs from file stem": (("id: p", "id: other"), "id", "file name's stem 'p'"),
     "missing required key": (("    unit: 人\n", ""), "indicators[0].unit", "required key missing"),
@@ -153,7 +153,7 @@ def test_empty_sheet_and_program_without_indicators_are_valid(write_program):
     "text, key, expected",
     [
         ("fiscal_year: R5\nresults_lag: -1\n", "results_lag", "≥ 0"),
-        ("fiscal_year: 2023\nrating: {measure: speed, bands: [[1, A]]}\n", "rating.measure", "'achievement', 'progress' or 'pace'"),
+        ("fiscal_year: 2023\nrating: {measure: speed, bands: [[1, A]]}\n", "rating.measure", "expected one of achievement, progress, pace, got 'speed'"),
         ("fiscal_year: 2023\nrating: {measure: progress, bands: [[0.5, B], [1.0, A]]}\n", "rating", "descending"),
         ("fiscal_year: 2022\n", "fiscal_year", "expected 2023 (the file name)"),
         ("fiscal_year: 2023\nprogram: [a]\n", "program", "unknown key"),

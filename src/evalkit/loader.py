@@ -191,7 +191,11 @@ def _message(error: dict, root: type[BaseModel]) -> str:
         allowed = f" (expected one of: {', '.join(model.model_fields)})" if model else ""
         return f"unknown key{allowed}"
     if kind == "literal_error":
-        return f"expected {ctx.get('expected')}, got {shown(got)}"
+        expected = str(ctx.get("expected"))
+        options = re.findall(r"'([^']*)'", expected)
+        if len(options) > 2:  # as the format's own examples word it: "expected one of open, in_progress, ..."
+            return f"expected one of {', '.join(options)}, got {shown(got)}"
+        return f"expected {expected}, got {shown(got)}"
     if kind == "string_type":
         return f"expected text, got {shown(got)}"
     if kind == "string_pattern_mismatch":

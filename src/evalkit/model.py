@@ -268,6 +268,13 @@ def _direction_word(value: str | None, accepted: tuple[str, ...]) -> str | None:
     return value.strip()
 
 
+def _date(value: Any) -> Any:
+    """A date as YAML writes it (2023-08-20) or its ISO text; never a number read as seconds since 1970."""
+    if isinstance(value, (bool, int, float)):
+        raise ValueError(f"expected a date such as 2023-08-20, got {shown(value)}")
+    return value
+
+
 class Override(_Strict):
     """The department's own judgement of an indicator, shown beside (never instead of) the computed status."""
 
@@ -289,7 +296,7 @@ class Finding(_Strict):
 class ExternalEvaluation(_Strict):
     """外部評価: what the committee concluded and found in this sheet's year."""
 
-    held: datetime.date | None = None
+    held: Annotated[datetime.date | None, BeforeValidator(_date)] = None
     by: TextList = Field(default_factory=list)
     conclusion: Text | None = None  # one of the cycle's `conclusions`
     findings: list[Finding] = Field(default_factory=list)
@@ -361,6 +368,8 @@ class Program(_Strict):
                 key = f"{where}.external_evaluation.findings[{i}]"
                 if finding.id in raised:
                     problems.append(f"{key}.id: duplicate finding id {finding.id!r} (also raised in {_label(raised[finding.id])})")
+                elif any(other.id == finding.id for other in findings[:i]):
+                    problems.append(f"{key}.id: duplicate finding id {finding.id!r} (also raised earlier in this sheet)")
                 if finding.about is not None and finding.about not in ids and finding.about not in FINDING_SUBJECTS:
                     problems.append(f"{key}.about: expected an indicator id of this file or one of "
                                     f"{', '.join(FINDING_SUBJECTS)}, got {shown(finding.about)}")
