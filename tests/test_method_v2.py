@@ -354,6 +354,16 @@ def test_program_score_on_a_table(kinds, scores, statuses, expected):
         assert program_score(df) == approx(expected)
 
 
+def test_overrides_never_change_the_computed_status_or_score():
+    overridden = program(indicator({**SERIES, "R8": {"target": 120}}),
+                         sheets={"R5": {"overrides": [{"indicator": "a", "status": "deterioration", "reason": "部の判断"}]}})
+    card = build_card(overridden, 2023)
+    # computed as without the override: pace 2.005 (as above): 順調, 5.0
+    assert (card.measures["a"].status, card.measures["a"].score) == ("substantial_progress", 5.0)
+    assert (card.status, card.score) == ("substantial_progress", 5.0)
+    assert [(o.indicator, o.status) for o in card.sheet.overrides] == [("a", "deterioration")]  # shown beside it
+
+
 # ---------------------------------------------------------------- previous status and change
 
 def test_previous_cycle_is_the_latest_earlier_cycle_with_a_card():
