@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from evalkit import ProgramDataError, load_program
-from evalkit.card import check_conclusion
+from evalkit.card import check_conclusions
 from evalkit.cycle import Cycle
 from evalkit.loader import load_cycle
 from evalkit.model import DEFAULT_CONCLUSIONS, Program
@@ -376,7 +376,7 @@ def concluded(conclusion: str, year: str = "R5") -> Program:
 
 def test_a_conclusion_outside_the_default_list():
     with pytest.raises(ProgramDataError) as caught:
-        check_conclusion(concluded("大幅拡大"), Cycle.model_validate({"fiscal_year": 2023}), "data/programs/p.yaml")
+        check_conclusions(concluded("大幅拡大"), [Cycle.model_validate({"fiscal_year": 2023})], "data/programs/p.yaml")
     error = caught.value
     assert error.file == "data/programs/p.yaml"
     assert error.key == "sheets.R5.external_evaluation.conclusion"
@@ -388,22 +388,34 @@ def test_a_conclusion_outside_the_default_list():
 def test_a_conclusion_outside_the_cycles_own_list():
     own = Cycle.model_validate({"fiscal_year": 2023, "conclusions": ["継続", "廃止"]})
     with pytest.raises(ProgramDataError) as caught:
-        check_conclusion(concluded("一部改善"), own, "p.yaml")  # in the default list, not in this cycle's
+        check_conclusions(concluded("一部改善"), [own], "p.yaml")  # in the default list, not in this cycle's
     assert caught.value.key == "sheets.R5.external_evaluation.conclusion"
     assert "expected one of 継続, 廃止" in caught.value.message and "'一部改善'" in caught.value.message
-    check_conclusion(concluded("廃止"), own, "p.yaml")  # accepted: no error
+    check_conclusions(concluded("廃止"), [own], "p.yaml")  # accepted: no error
 
 
 @pytest.mark.parametrize("conclusion", DEFAULT_CONCLUSIONS)
 def test_every_default_conclusion_is_accepted(conclusion):
-    check_conclusion(concluded(conclusion), Cycle.model_validate({"fiscal_year": 2023}), "p.yaml")
+    check_conclusions(concluded(conclusion), [Cycle.model_validate({"fiscal_year": 2023})], "p.yaml")
+    check_conclusions(concluded(conclusion), [], "p.yaml")  # a year without a cycle file: the default list
 
 
-def test_a_conclusion_is_checked_against_its_own_years_cycle_only():
-    # the R4 sheet's conclusion is not the 2023 cycle's business
-    check_conclusion(concluded("大幅拡大", year="R4"), Cycle.model_validate({"fiscal_year": 2023}), "p.yaml")
-    with pytest.raises(ProgramDataError):
-        check_conclusion(concluded("大幅拡大", year="R4"), Cycle.model_validate({"fiscal_year": 2022}), "p.yaml")
+def test_a_conclusion_is_checked_against_its_own_years_cycle_or_the_default_list():
+    r4 = concluded("大幅拡大", year="R4")
+    # the 2023 cycle's own list is not the R4 sheet's business: R4 has no cycle file, so the default list applies
+    with pytest.raises(ProgramDataError) as caught:
+        check_conclusions(r4, [Cycle.model_validate({"fiscal_year": 2023, "conclusions": ["大幅拡大"]})], "p.yaml")
+    assert caught.value.key == "sheets.R4.external_evaluation.conclusion"
+    check_conclusions(r4, [Cycle.model_validate({"fiscal_year": 2022, "conclusions": ["大幅拡大"]})], "p.yaml")  # R4's own cycle
+    check_conclusions(r4, [], "p.yaml", up_to=2021)  # a card of an earlier cycle does not look at later sheets
+
+
+def test_every_wrong_conclusion_is_one_line():
+    program = Program.model_validate({"id": "p", "name": "x", "sheets": {
+        "R4": {"external_evaluation": {"conclusion": "a"}}, "R5": {"external_evaluation": {"conclusion": "b"}}}})
+    with pytest.raises(ProgramDataError) as caught:
+        check_conclusions(program, [], "p.yaml")
+    assert [key for key, _ in caught.value.problems] == ["sheets.R4.external_evaluation.conclusion", "sheets.R5.external_evaluation.conclusion"]
 
 
 # ---------------------------------------------------------------- several problems, version-1 samples

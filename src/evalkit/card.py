@@ -20,7 +20,7 @@ from .cycle import Cycle, Rating, Thresholds, grade
 from .errors import ProgramDataError
 from .history import Change, FindingState, Standing, change, findings_as_of, open_findings_before, previous_cycle, standing
 from .loader import load_cycles, load_program, program_path
-from .model import Program, Revision, Sheet
+from .model import DEFAULT_CONCLUSIONS, Program, Revision, Sheet
 from .years import era_label
 
 __all__ = ["ReportCard", "build_card", "load_card"]
@@ -141,7 +141,7 @@ def build_card(
         costs=cost_summary(sheet.costs if sheet else None, measures.values()),
         score=program_score(frame),
         previous=standing(program, before) if before else None,
-        cost_history=cost_history(program, fiscal_year, cycles),
+        cost_history=cost_history(program, fiscal_year, cycles, results_lag, thresholds),
         findings=findings_as_of(program, fiscal_year),
         earlier_findings=open_findings_before(program, fiscal_year, before.fiscal_year if before else None),
         rating=rating,
@@ -151,13 +151,19 @@ def build_card(
     )
 
 
-def check_conclusion(program: Program, cycle: Cycle, path: str) -> None:
-    """The committee's conclusion in the cycle's sheet must be one the cycle accepts."""
-    sheet = program.sheet(cycle.fiscal_year)
-    conclusion = sheet.external_evaluation.conclusion if sheet and sheet.external_evaluation else None
-    if conclusion is not None and conclusion not in cycle.conclusions:
-        key = f"sheets.{era_label(cycle.fiscal_year)}.external_evaluation.conclusion"
-        raise ProgramDataError(path, key, f"expected one of {', '.join(cycle.conclusions)} (the cycle's conclusions), got {conclusion!r}")
+def check_conclusions(program: Program, cycles: list[Cycle], path: str, up_to: int | None = None) -> None:
+    """Each sheet's committee conclusion (up to ``up_to``) must be one its year's cycle accepts (the default list
+    when that year has no cycle file); every problem is one line of the raised :class:`ProgramDataError`."""
+    accepted = {cycle.fiscal_year: cycle.conclusions for cycle in cycles}
+    problems = []
+    for year, sheet in sorted(program.sheets.items()):
+        conclusion = sheet.external_evaluation.conclusion if sheet.external_evaluation else None
+        allowed = accepted.get(year, list(DEFAULT_CONCLUSIONS))
+        if conclusion is not None and (up_to is None or year <= up_to) and conclusion not in allowed:
+            problems.append((f"sheets.{era_label(year)}.external_evaluation.conclusion",
+                             f"expected one of {', '.join(allowed)} (the cycle's conclusions), got {conclusion!r}"))
+    if problems:
+        raise ProgramDataError(path, problems[0][0], problems[0][1], problems=problems)
 
 
 def load_card(
@@ -174,7 +180,5 @@ def load_card(
     data_file = f"{Path(data_dir).resolve().name}/{path.relative_to(Path(data_dir)).as_posix()}"
     params = Path(params_dir) if params_dir is not None else Path(data_dir).parent / "params"
     cycles = [cycle for _, cycle in load_cycles(params)] if params.is_dir() else []
-    for cycle in cycles:
-        if cycle.fiscal_year == int(fiscal_year):
-            check_conclusion(program, cycle, data_file)
+    check_conclusions(program, cycles, data_file, up_to=int(fiscal_year))
     return build_card(program, fiscal_year, results_lag, data_file=data_file, cycles=cycles, **options)

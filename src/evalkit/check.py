@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
-from .card import check_conclusion
+from .card import check_conclusions
 from .cycle import Cycle
 from .errors import ProgramDataError
 from .loader import load_cycle, load_program, read_yaml
@@ -87,12 +87,11 @@ def check_paths(paths: list[Path]) -> list[str]:
             for i, program_id in enumerate(cycle.programs or []):
                 if program_id not in programs:
                     problems.append(f"{path}: programs[{i}]: no program file {program_id}.yaml among the files checked")
-    for _, cycle in cycles:  # each sheet's committee conclusion is one its cycle accepts
+    if cycles:  # each sheet's committee conclusion is one its year's cycle accepts
         for program_path, program in programs.values():
-            if program is None:
-                continue
             try:
-                check_conclusion(program, cycle, str(program_path))
+                if program is not None:
+                    check_conclusions(program, [cycle for _, cycle in cycles], str(program_path))
             except ProgramDataError as exc:
                 problems.extend(str(exc).splitlines())
     return problems

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -82,11 +83,14 @@ def cost_summary(costs: Costs | None, assessment: pd.DataFrame | Iterable[Indica
     )
 
 
-def cost_history(program: Program, fiscal_year: int, cycles: Iterable[Cycle] = ()) -> dict[int, CostSummary]:
+def cost_history(
+    program: Program, fiscal_year: int, cycles: Iterable[Cycle] = (), results_lag: int | None = None, thresholds: Any = None,
+) -> dict[int, CostSummary]:
     """Every sheet's costs up to evaluation year ``fiscal_year``, by sheet year, oldest first.
 
     Each year's unit cost uses that cycle's own assessment (its cut-off and targets); a sheet
-    year without a cycle file is assessed with the default results lag of 1.
+    year without a cycle file is assessed with the default results lag of 1; ``results_lag`` and
+    ``thresholds``, when given, are those of ``fiscal_year``'s own cycle.
     """
     lags = {cycle.fiscal_year: cycle for cycle in cycles}
     history = {}
@@ -95,7 +99,10 @@ def cost_history(program: Program, fiscal_year: int, cycles: Iterable[Cycle] = (
         if sheet.costs is None:
             continue
         cycle = lags.get(year)
-        measures = assess_indicators(program, year, cycle.results_lag if cycle else 1, cycle.thresholds if cycle else None)
+        lag, th = (cycle.results_lag, cycle.thresholds) if cycle else (1, None)
+        if year == fiscal_year and results_lag is not None:
+            lag, th = results_lag, thresholds
+        measures = assess_indicators(program, year, lag, th)
         summary = cost_summary(sheet.costs, measures.values())
         if summary is not None:
             history[year] = summary

@@ -19,7 +19,8 @@ __all__ = [
 ]
 
 Change = Literal["new", "improved", "worsened", "unchanged", ""]
-CHANGE_LABELS: dict[str, str] = {"new": "新規", "improved": "改善", "worsened": "悪化", "unchanged": "変化なし", "": "比較不能"}
+#: worded unlike the statuses (悪化 is a status; a score that fell is 低下)
+CHANGE_LABELS: dict[str, str] = {"new": "新規", "improved": "改善", "worsened": "低下", "unchanged": "変化なし", "": "比較不能"}
 #: the change in a form that does not rely on colour
 CHANGE_ARROWS: dict[str, str] = {"new": "＊", "improved": "↑", "worsened": "↓", "unchanged": "→", "": "－"}
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from .cycle import Cycle
 from .errors import ProgramDataError, shown
-from .model import Program
+from .model import PROGRAM_ID_PATTERN, Program
 from .years import era_label
 
 __all__ = [
@@ -188,7 +188,7 @@ def _message(error: dict, root: type[BaseModel]) -> str:
         return "required key missing"
     if kind == "extra_forbidden":
         model = _model_at(root, error["loc"][:-1])
-        allowed = f" (expected one of: {', '.join(model.model_fields)})" if model else ""
+        allowed = f" (expected one of: {', '.join(f.alias or name for name, f in model.model_fields.items())})" if model else ""
         return f"unknown key{allowed}"
     if kind == "literal_error":
         expected = str(ctx.get("expected"))
@@ -199,7 +199,11 @@ def _message(error: dict, root: type[BaseModel]) -> str:
     if kind == "string_type":
         return f"expected text, got {shown(got)}"
     if kind == "string_pattern_mismatch":
-        return f"expected an id matching {ctx.get('pattern')} (lower-case letters, digits, '-'), got {shown(got)}"
+        pattern = ctx.get("pattern")
+        words = "lower-case letters, digits, '-'" if pattern == PROGRAM_ID_PATTERN else "ASCII letters, digits, '-', '_'"
+        return f"expected an id matching {pattern} ({words}), got {shown(got)}"
+    if kind.startswith(("date_", "datetime_")):
+        return f"expected a date such as 2023-08-20, got {shown(got)}"
     if kind in {"too_short", "too_long"}:
         expected = ctx.get("min_length") if kind == "too_short" else ctx.get("max_length")
         field = error["loc"][-1] if error["loc"] else ""

@@ -112,6 +112,8 @@ def indicators(card: ReportCard) -> HTML:
                 "direction": indicator.direction,
                 "kind": indicator.kind,
                 "rationale": indicator.rationale,
+                "source": indicator.source,
+                "target_rationale": indicator.target_rationale,
                 "table": _year_table(card, indicator),
                 "chart": Markup(chart),  # noqa: S704 - figure_img escapes the alt text; the rest is base64
                 "row": m,
