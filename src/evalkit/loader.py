@@ -18,11 +18,12 @@ from pydantic import BaseModel, ValidationError
 from .cycle import Cycle
 from .errors import ProgramDataError, shown
 from .model import PROGRAM_ID_PATTERN, Program
+from .plan import CityPlan
 from .years import era_label
 
 __all__ = [
     "read_yaml", "load_program", "load_programs", "load_cycle", "load_cycles",
-    "program_path", "programs_dir", "program_files", "ignored_files", "Loaded",
+    "program_path", "programs_dir", "program_files", "ignored_files", "Loaded", "load_plan", "plan_path", "PLAN_FILE",
 ]
 
 class _StrictLoader(yaml.SafeLoader):
@@ -313,6 +314,20 @@ def load_cycle(path: str | Path) -> Cycle:
     if stem_year is not None and stem_year != cycle.fiscal_year:
         raise ProgramDataError(str(path), "fiscal_year", f"expected {stem_year} (the file name), got {cycle.fiscal_year}")
     return cycle
+
+
+PLAN_FILE = "plan.yaml"
+
+
+def load_plan(path: str | Path) -> CityPlan:
+    """Load and validate the city's plan (``data/plan.yaml``)."""
+    path = Path(path)
+    return _validate(CityPlan, read_yaml(path), path, set())
+
+
+def plan_path(data_dir: str | Path) -> Path:
+    """Where the city's plan lives: ``<data>/plan.yaml`` (it is optional)."""
+    return Path(data_dir) / PLAN_FILE
 
 
 def load_cycles(params_dir: str | Path) -> list[tuple[Path, Cycle]]:

@@ -41,6 +41,10 @@ __all__ = [
     "FINDING_STATUSES",
     "FINDING_SUBJECTS",
     "DEFAULT_CONCLUSIONS",
+    "LOGIC_LEVELS",
+    "LOGIC_LEVEL_LABELS",
+    "LogicNode",
+    "Logic",
 ]
 
 NO_DATA_MARKERS = frozenset({"-", "－", "—", "―", ""})
@@ -332,8 +336,32 @@ class Sheet(_Strict):
     finding_updates: list[FindingUpdate] = Field(default_factory=list)
 
 
+#: the levels of a logic model, lowest first (活動 → 最終アウトカム)
+LOGIC_LEVELS = ("activity", "output", "short", "mid", "long", "final")
+LOGIC_LEVEL_LABELS = {"activity": "活動", "output": "アウトプット", "short": "短期アウトカム", "mid": "中期アウトカム",
+                      "long": "長期アウトカム", "final": "最終アウトカム"}
+PLAN_ID_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z._-]{0,31}$"
+
+
+class LogicNode(_Strict):
+    id: Annotated[StrictStr, Field(pattern=SLUG_PATTERN)]
+    level: Literal[LOGIC_LEVELS]  # type: ignore[valid-type]
+    text: Text
+    indicators: list[StrictStr] = Field(default_factory=list)  # ids of this file's indicators
+
+
+class Logic(_Strict):
+    """The logic model as a graph: nodes by level, links that go up a level (from a lower level to a higher)."""
+
+    nodes: list[LogicNode] = Field(default_factory=list)
+    links: list[Annotated[list[StrictStr], Field(min_length=2, max_length=2)]] = Field(default_factory=list)
+    single_level_reason: Text | None = None  # why the outcomes are not staged
+
+
 class Program(_Strict):
     id: Annotated[StrictStr, Field(pattern=PROGRAM_ID_PATTERN), AfterValidator(_not_reserved)]
+    policy: Annotated[StrictStr, Field(pattern=PLAN_ID_PATTERN)] | None = None  # a leaf item of data/plan.yaml
+    logic: Logic | None = None
     name: Text
     municipality: Text | None = None
     tagline: Text | None = None  # extension: the city's banner line printed under the title
@@ -356,6 +384,7 @@ class Program(_Strict):
         for i, indicator_id in enumerate(ids):
             if indicator_id in ids[:i]:
                 problems.append(f"indicators[{i}].id: duplicate indicator id {indicator_id!r}")
+        problems.extend(self._logic_problems(ids))
         raised: dict[str, int] = {}
         for year in sorted(self.sheets):
             sheet, where = self.sheets[year], f"sheets.{_label(year)}"
@@ -385,6 +414,28 @@ class Program(_Strict):
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    def _logic_problems(self, indicator_ids: list[str]) -> list[str]:
+        if self.logic is None:
+            return []
+        problems = []
+        levels = {}
+        for i, node in enumerate(self.logic.nodes):
+            if node.id in levels:
+                problems.append(f"logic.nodes[{i}].id: duplicate node id {node.id!r}")
+            levels[node.id] = LOGIC_LEVELS.index(node.level)
+            for j, indicator in enumerate(node.indicators):
+                if indicator not in indicator_ids:
+                    problems.append(f"logic.nodes[{i}].indicators[{j}]: expected an indicator id of this file "
+                                    f"({', '.join(indicator_ids) or 'none'}), got {shown(indicator)}")
+        for i, (source, target) in enumerate(self.logic.links):
+            unknown = [end for end in (source, target) if end not in levels]
+            if unknown:
+                problems.append(f"logic.links[{i}]: expected node ids of logic.nodes, got unknown {', '.join(map(repr, unknown))}")
+            elif levels[source] >= levels[target]:
+                problems.append(f"logic.links[{i}]: a link must go up a level (活動 → … → 最終アウトカム); {source!r} "
+                                f"({LOGIC_LEVELS[levels[source]]}) → {target!r} ({LOGIC_LEVELS[levels[target]]}) does not")
+        return problems
 
     def sheet(self, fiscal_year: int) -> Sheet | None:
         """The sheet written in evaluation year ``fiscal_year``, if any."""

@@ -1,0 +1,104 @@
+"""The city's comprehensive plan (総合計画, ``data/plan.yaml``): a tree of items (基本目標 → 施策 → …); pure.
+
+Programs name a leaf item with ``policy``; :func:`policy_problem` says when one does not.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
+
+from .model import PLAN_ID_PATTERN
+
+__all__ = ["PlanItem", "CityPlan", "UNASSIGNED", "UNASSIGNED_LABEL", "policy_problem"]
+
+#: the roll-up item of programs without a (valid) policy, or of a city without a plan
+UNASSIGNED = "unassigned"
+UNASSIGNED_LABEL = "未分類"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PlanItem(_Strict):
+    id: Annotated[StrictStr, Field(pattern=PLAN_ID_PATTERN)]
+    name: StrictStr
+    items: list[PlanItem] = Field(default_factory=list)
+
+
+class CityPlan(_Strict):
+    name: StrictStr
+    levels: Annotated[list[StrictStr], Field(min_length=1, max_length=4)]
+    items: Annotated[list[PlanItem], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _tree(self) -> CityPlan:
+        """Unique ids; every item above the last level has items, no item of the last level has any."""
+        problems: list[str] = []
+        seen: dict[str, str] = {}
+
+        def walk(items: list[PlanItem], path: str, depth: int) -> None:
+            for i, item in enumerate(items):
+                key = f"{path}[{i}]"
+                if item.id in seen:
+                    problems.append(f"{key}.id: duplicate id {item.id!r} (also {seen[item.id]})")
+                seen.setdefault(item.id, key)
+                last = depth == len(self.levels)
+                if last and item.items:
+                    problems.append(f"{key}.items: {self.levels[-1]} is the last level; expected no items below it")
+                if not last and not item.items:
+                    problems.append(f"{key}.items: expected the {self.levels[depth]} under this {self.levels[depth - 1]} "
+                                    f"(the plan has {len(self.levels)} levels: {', '.join(self.levels)})")
+                walk(item.items, f"{key}.items", depth + 1)
+
+        walk(self.items, "items", 1)
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    def walk(self) -> list[tuple[PlanItem, tuple[PlanItem, ...]]]:
+        """Every item with its ancestors (top first), depth first in file order."""
+        out: list[tuple[PlanItem, tuple[PlanItem, ...]]] = []
+
+        def visit(items: list[PlanItem], ancestors: tuple[PlanItem, ...]) -> None:
+            for item in items:
+                out.append((item, ancestors))
+                visit(item.items, (*ancestors, item))
+
+        visit(self.items, ())
+        return out
+
+    def item(self, item_id: str) -> PlanItem | None:
+        return next((item for item, _ in self.walk() if item.id == item_id), None)
+
+    def leaves(self) -> list[PlanItem]:
+        return [item for item, _ in self.walk() if not item.items]
+
+    def path(self, item_id: str) -> tuple[PlanItem, ...]:
+        """The item and its ancestors, top first (empty for an unknown id)."""
+        for item, ancestors in self.walk():
+            if item.id == item_id:
+                return (*ancestors, item)
+        return ()
+
+    def level_of(self, item_id: str) -> str | None:
+        path = self.path(item_id)
+        return self.levels[len(path) - 1] if path else None
+
+
+def policy_problem(plan: CityPlan | None, policy: str | None) -> str | None:
+    """Why a program's ``policy`` is not a leaf of the plan (``None`` when it is, or when there is nothing to check)."""
+    if policy is None:
+        return None
+    leaves = [leaf.id for leaf in plan.leaves()] if plan else []
+    if plan is None:
+        return f"there is no data/plan.yaml, so {policy!r} names nothing; add the plan or remove policy"
+    if policy in leaves:
+        return None
+    level = plan.level_of(policy)
+    if level is not None:
+        return f"expected the id of an item of the last level ({plan.levels[-1]}), got {policy!r}, a {level}"
+    shown = ", ".join(leaves[:12]) + (" …" if len(leaves) > 12 else "")
+    return f"expected the id of a {plan.levels[-1]} of data/plan.yaml ({shown}), got {policy!r}"
