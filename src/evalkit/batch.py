@@ -41,7 +41,7 @@ from .errors import ProgramDataError
 from .fingerprint import environment_digest, file_digest, job_fingerprint
 from .iorw import write_atomic
 from .jobs import Job, JobResult, SheetYears, plan_jobs
-from .loader import ignored_files, load_cycles, program_files, programs_dir
+from .loader import ignored_files, load_cycles, load_plan, plan_path, program_files, programs_dir
 from .runlock import LockHeld, RunLock
 
 # Executing, exporting and index pages pull in nbconvert, jupyter_client and matplotlib: they are
@@ -168,6 +168,8 @@ def plan_batch(options: BatchOptions, cache: Cache, digest: Callable[[Path], str
     """Every card of every cycle, and the selection; refreshes the cache's knowledge of program files."""
     known = _known_sheet_years(options, cache, digest)
     try:
+        if plan_path(options.data_dir).exists():
+            load_plan(plan_path(options.data_dir))  # a bad plan is configuration: say so before any card runs
         found = load_cycles(options.params_dir)
         planned = plan_jobs(found, options.data_dir, options.out_dir, options.notebooks_dir, sheet_years=known)
     except ProgramDataError as exc:
@@ -482,7 +484,9 @@ def _run_locked(
     if moved:
         say(f"withdrew the pages of programs or cycles that no longer exist (moved to {options.withdrawn_dir}): {', '.join(moved)}")
     # a card also shows its previous cycle's judgement: every cycle file is part of what it depends on
-    settings = {**options.fingerprint_settings(), "cycles": sorted(digest(path) for path, _ in plan.cycles.values())}
+    city_plan = plan_path(options.data_dir)
+    settings = {**options.fingerprint_settings(), "cycles": sorted(digest(path) for path, _ in plan.cycles.values()),
+                "plan": digest(city_plan) if city_plan.exists() else None}  # the plan names every card's 施策
     fingerprints = {
         job.key: job_fingerprint(job.notebook, job.cycle_file, job.program_file, job.parameters, digest, settings) for job in plan.selected
     }

@@ -17,10 +17,12 @@ import pandas as pd
 from .assessment import IndicatorAssessment, achievements, assess_indicators, assessment_frame, program_as_of, program_score, program_status
 from .costs import CostSummary, cost_history, cost_summary
 from .cycle import Cycle, Rating, Thresholds, grade
+from .diagnostics import Diagnostic, diagnose
 from .errors import ProgramDataError
 from .history import Change, FindingState, Standing, change, findings_as_of, open_findings_before, previous_cycle, standing
-from .loader import load_cycles, load_program, program_path
+from .loader import load_cycles, load_plan, load_program, plan_path, program_path
 from .model import DEFAULT_CONCLUSIONS, Program, Revision, Sheet
+from .plan import CityPlan, policy_problem
 from .years import era_label
 
 __all__ = ["ReportCard", "build_card", "load_card"]
@@ -42,6 +44,8 @@ class ReportCard:
     previous: Standing | None = None  # the program in the previous cycle in which it had a card
     cost_history: dict[int, CostSummary] = field(default_factory=dict)  # every sheet's costs up to this cycle
     findings: list[FindingState] = field(default_factory=list)  # every finding raised up to this cycle, as it stands
+    diagnostics: list[Diagnostic] = field(default_factory=list)  # 点検
+    policy_path: tuple[tuple[str, str, str], ...] = ()  # (level, item id, name) from the plan's top to the program's 施策
     earlier_findings: list[FindingState] = field(default_factory=list)  # of earlier sheets, open at the previous cycle
     rating: Rating | None = None
     thresholds: Thresholds = field(default_factory=Thresholds)
@@ -117,6 +121,7 @@ def build_card(
     title: str | None = None,
     data_file: str | None = None,
     cycles: list[Cycle] | None = None,
+    plan: CityPlan | None = None,
 ) -> ReportCard:
     """Compute a card from an already loaded program (pure apart from the timestamp).
 
@@ -144,6 +149,9 @@ def build_card(
         cost_history=cost_history(program, fiscal_year, cycles, results_lag, thresholds),
         findings=findings_as_of(program, fiscal_year),
         earlier_findings=open_findings_before(program, fiscal_year, before.fiscal_year if before else None),
+        diagnostics=diagnose(program, fiscal_year, results_lag, thresholds),
+        policy_path=tuple((plan.levels[i], item.id, item.name) for i, item in enumerate(plan.path(program.policy)))
+        if plan and program.policy else (),
         rating=rating,
         thresholds=thresholds or Thresholds(),
         title=title or None,
@@ -181,4 +189,8 @@ def load_card(
     params = Path(params_dir) if params_dir is not None else Path(data_dir).parent / "params"
     cycles = [cycle for _, cycle in load_cycles(params)] if params.is_dir() else []
     check_conclusions(program, cycles, data_file, up_to=int(fiscal_year))
-    return build_card(program, fiscal_year, results_lag, data_file=data_file, cycles=cycles, **options)
+    plan = load_plan(plan_path(data_dir)) if plan_path(data_dir).is_file() else None
+    problem = policy_problem(plan, program.policy)
+    if problem:
+        raise ProgramDataError(data_file, "policy", problem)
+    return build_card(program, fiscal_year, results_lag, data_file=data_file, cycles=cycles, plan=plan, **options)

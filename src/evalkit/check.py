@@ -18,17 +18,20 @@ from typing import Literal
 from .card import check_conclusions
 from .cycle import Cycle
 from .errors import ProgramDataError
-from .loader import load_cycle, load_program, read_yaml
+from .loader import PLAN_FILE, load_cycle, load_plan, load_program, read_yaml
 from .model import Program
+from .plan import CityPlan, policy_problem
 
 __all__ = ["DataFile", "data_files", "file_kind", "check_file", "check_paths"]
 
-DataFile = Literal["program", "cycle"]
+DataFile = Literal["program", "cycle", "plan"]
 _YEAR_STEM = re.compile(r"^[0-9]{4}$")
 
 
 def file_kind(path: Path) -> DataFile:
-    """Whether ``path`` is a cycle or a program file (see the module docstring)."""
+    """Whether ``path`` is a cycle, a program or the plan file (see the module docstring)."""
+    if path.name == PLAN_FILE:
+        return "plan"
     if path.parent.name == "programs":
         return "program"
     if path.parent.name == "params":
@@ -43,6 +46,8 @@ def file_kind(path: Path) -> DataFile:
 def data_files(folder: Path) -> Iterator[Path]:
     """The files the batch would read from ``folder`` (its ``programs/`` when it has one), plus look-alikes
     it would not (``*.yml``, and anything that is not a regular file), so that they are reported; hidden files are skipped."""
+    if (folder / PLAN_FILE).is_file():
+        yield folder / PLAN_FILE
     folder = folder / "programs" if (folder / "programs").is_dir() else folder
     for path in sorted(folder.iterdir()):
         if not path.name.startswith(".") and path.suffix in {".yaml", ".yml"}:
@@ -56,8 +61,11 @@ def check_file(path: Path) -> list[str]:
     if path.suffix == ".yml":
         return [f"{path}: expected the extension .yaml (evalkit reads only *.yaml files, so this one is ignored)"]
     try:
-        if file_kind(path) == "cycle":
+        kind = file_kind(path)
+        if kind == "cycle":
             load_cycle(path)
+        elif kind == "plan":
+            load_plan(path)
         else:
             load_program(path)
     except ProgramDataError as exc:
@@ -71,6 +79,7 @@ def check_paths(paths: list[Path]) -> list[str]:
     problems: list[str] = []
     programs: dict[str, tuple[Path, Program | None]] = {}
     cycles: list[tuple[Path, Cycle]] = []
+    plans: list[CityPlan] = []
     for path in paths:
         if not path.exists():
             problems.append(f"{path}: no such file or folder")
@@ -80,6 +89,8 @@ def check_paths(paths: list[Path]) -> list[str]:
             problems.extend(found_problems)
             if not found_problems and found.is_file() and file_kind(found) == "cycle":
                 cycles.append((found, load_cycle(found)))
+            elif not found_problems and found.is_file() and file_kind(found) == "plan":
+                plans.append(load_plan(found))
             elif found.suffix == ".yaml" and file_kind(found) == "program":
                 programs[found.stem] = (found, None if found_problems else load_program(found))
     if programs:
@@ -87,6 +98,13 @@ def check_paths(paths: list[Path]) -> list[str]:
             for i, program_id in enumerate(cycle.programs or []):
                 if program_id not in programs:
                     problems.append(f"{path}: programs[{i}]: no program file {program_id}.yaml among the files checked")
+    # a policy names a leaf of the plan checked with it (or of none, when a whole data folder without a plan was checked)
+    plan_known = bool(plans) or any(p.is_dir() and (p / "programs").is_dir() for p in paths)
+    for program_path, program in programs.values():
+        if program is not None and program.policy is not None and plan_known:
+            problem = policy_problem(plans[0] if plans else None, program.policy)
+            if problem:
+                problems.append(f"{program_path}: policy: {problem}")
     if cycles:  # each sheet's committee conclusion is one its year's cycle accepts
         for program_path, program in programs.values():
             try:

@@ -25,6 +25,13 @@ YEAR_COLUMNS = ("base_year", "current_year", "target_year")
 INDICATOR_FIELDS = ("indicator_id", "name", "unit", "kind", "status", "status_label", "current", "target", "achievement", "progress", "score")
 
 
+def _previous_total(card: ReportCard) -> float | None:
+    """トータルコスト of the previous cycle's sheet (for "cost up while the status went down")."""
+    if card.previous is None or card.previous.fiscal_year not in card.cost_history:
+        return None
+    return card.cost_history[card.previous.fiscal_year].total_cost
+
+
 def record(card: ReportCard) -> None:
     """Glue the program's identity, status, assessment table and per-indicator summary (not displayed)."""
     import scrapbook as sb
@@ -43,6 +50,11 @@ def record(card: ReportCard) -> None:
         "overrides": len(overrides),
         "overrides_differ": sum(1 for i, status in overrides.items() if i in card.measures and card.measures[i].status != status),
         "conclusion": evaluation.conclusion if evaluation else None,
+        "policy": program.policy,
+        "total_cost": card.costs.total_cost if card.costs else None,
+        "cost_unit": card.costs.unit if card.costs else None,
+        "previous_total_cost": _previous_total(card),
+        "diagnostics": [{"code": d.code, "subject": d.subject, "label": d.label, "message": d.message} for d in card.diagnostics],
     }))
     sb.glue("program_status", card.status)
     sb.glue("assessment", card.assessment, encoder="pandas")

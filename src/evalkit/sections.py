@@ -19,11 +19,12 @@ from .assessment import STATUS_LABELS
 from .card import ReportCard
 from .explain import explain
 from .history import CHANGE_ARROWS, CHANGE_LABELS
+from .logicgraph import logic_svg
 from .model import Indicator
 from .years import era_and_western, era_label
 
 __all__ = [
-    "title", "summary", "overview", "organisation", "purpose", "indicators", "changes", "review", "analysis", "cost_history",
+    "title", "summary", "checks", "overview", "organisation", "purpose", "indicators", "changes", "review", "analysis", "cost_history",
     "external", "closing", "footer",
     "STANDARD_SECTIONS", "standard", "render",
 ]
@@ -56,6 +57,7 @@ def title(card: ReportCard) -> HTML:
         status_label=STATUS_LABELS[card.status],
         results_year=era_and_western(card.cutoff),
         has_sheet=card.has_sheet,
+        policy_path=card.policy_path,
     )
 
 
@@ -72,8 +74,16 @@ def organisation(card: ReportCard) -> HTML:
 
 
 def purpose(card: ReportCard) -> HTML:
-    """3 事業の目的: outcomes, target population, work items, activities and the logic model."""
-    return _html("purpose.html.j2", purpose=card.program.purpose, work_items=card.program.work_items)
+    """3 事業の目的: outcomes, target population, work items, activities and the logic model (the graph when there is one)."""
+    graph = logic_svg(card.program, card.measures)
+    return _html("purpose.html.j2", purpose=card.program.purpose, work_items=card.program.work_items,
+                 graph=Markup(graph) if graph else None,  # noqa: S704 - logic_svg escapes every text of the data file
+                 single_level_reason=card.program.logic.single_level_reason if card.program.logic else None)
+
+
+def checks(card: ReportCard) -> HTML:
+    """点検: what the office's checks found on this card, each with what to fix."""
+    return _html("checks.html.j2", diagnostics=card.diagnostics)
 
 
 def _year_table(card: ReportCard, indicator: Indicator) -> list[dict]:
@@ -273,7 +283,7 @@ def external(card: ReportCard) -> HTML:
     return _html("external.html.j2", evaluation=card.sheet.external_evaluation, findings=findings, earlier=earlier)
 
 
-STANDARD_SECTIONS = (title, summary, overview, organisation, purpose, indicators, changes, review, analysis, cost_history, external, closing)
+STANDARD_SECTIONS = (title, summary, checks, overview, organisation, purpose, indicators, changes, review, analysis, cost_history, external, closing)
 
 
 def standard(card: ReportCard) -> None:
