@@ -19,6 +19,7 @@ SIGTERM) stops its workers and kernels and leaves no half-written file.
 from __future__ import annotations
 
 import contextlib
+import math
 import multiprocessing
 import os
 import shutil
@@ -42,7 +43,10 @@ from .fingerprint import environment_digest, file_digest, job_fingerprint
 from .iorw import write_atomic
 from .jobs import Job, JobResult, SheetYears, plan_jobs
 from .loader import ignored_files, load_cycles, load_plan, plan_path, program_files, programs_dir
+from .plan import CityPlan
+from .rollup import ProgramResult, roll_up
 from .runlock import LockHeld, RunLock
+from .triage import triage
 
 # Executing, exporting and index pages pull in nbconvert, jupyter_client and matplotlib: they are
 # imported where used, so that a run with nothing to do starts in a fraction of a second.
@@ -221,7 +225,8 @@ def withdraw_stale(plan: Plan, cache: Cache, out_dir: Path, withdrawn_dir: Path)
             _move_aside(folder, withdrawn_dir / folder.name)
             moved.append(f"{folder.name}/")
             continue
-        keep = {"index.html", "summary.csv"} | {f"{pid}{suffix}" for pid in ids[year] for suffix in (".html", ".ipynb", ".failed.html")}
+        pages = {f"{pid}{suffix}" for pid in ids[year] for suffix in (".html", ".ipynb", ".failed.html")}
+        keep = {"index.html", "summary.csv", "triage.html", "triage.csv"} | pages
         for path in sorted(folder.iterdir()):
             if path.is_file() and not path.name.startswith(".") and path.name not in keep:
                 _move_aside(path, withdrawn_dir / folder.name / path.name)
@@ -388,12 +393,29 @@ def _record(cache: Cache, job: Job, fingerprint: str, result: JobResult) -> None
     )
 
 
-def write_indexes(plan: Plan, cache: Cache, out_dir: Path, years: set[int], root: bool = False) -> None:
-    """The index of each cycle in ``years`` (and of any cycle that has none yet), then the root index."""
+def _result(record: dict[str, Any]) -> ProgramResult:
+    score = record.get("score")
+    cost = record.get("total_cost")
+    return ProgramResult(program_id=record["id"], name=record.get("name") or record["id"], status=record["status"],
+                         score=math.nan if score is None else float(score), policy=record.get("policy"),
+                         total_cost=math.nan if cost is None else float(cost), cost_unit=record.get("cost_unit"))
+
+
+def _write_plan_pages(folder: Path, pages: dict[str, str]) -> None:
+    """The plan view of a cycle; pages of plan items that no longer exist are removed."""
+    for name, html in pages.items():
+        write_atomic(folder / name, html)
+    for old in folder.glob("*.html"):
+        if old.name not in pages:
+            old.unlink(missing_ok=True)
+
+
+def write_indexes(plan: Plan, cache: Cache, out_dir: Path, years: set[int], root: bool = False, city_plan: CityPlan | None = None) -> None:
+    """The index, CSV, triage and plan pages of each cycle in ``years`` (and of any cycle that has none yet), then the root index."""
     stale = [year for year in plan.cycles if year in years or not (out_dir / str(year) / "index.html").exists()]
     if not stale and not root and (out_dir / "index.html").exists():
         return  # nothing to write: do not even import the page builders
-    from .index import cycle_index_html, root_index_html, summary_csv
+    from .index import cycle_index_html, plan_pages, root_index_html, summary_csv, triage_csv, triage_html
 
     for year in stale:
         _, cycle = plan.cycles[year]
@@ -409,8 +431,13 @@ def write_indexes(plan: Plan, cache: Cache, out_dir: Path, years: set[int], root
                 "failed_href": entry.failed_href if entry else None,
             })
             rows.extend(entry.rows if entry and entry.ok else [])
-        write_atomic(out_dir / str(year) / "index.html", cycle_index_html(year, cycle.title, entries, cycle.results_lag))
+        write_atomic(out_dir / str(year) / "index.html", cycle_index_html(year, cycle.title, entries, cycle.results_lag, city_plan))
         write_atomic(out_dir / str(year) / "summary.csv", summary_csv(rows))
+        records = [{**e, "status": e.get("status", "not_available")} for e in entries if e["ok"]]
+        triaged = triage(records)
+        write_atomic(out_dir / str(year) / "triage.html", triage_html(year, cycle.title, triaged))
+        write_atomic(out_dir / str(year) / "triage.csv", triage_csv(year, triaged))
+        _write_plan_pages(out_dir / str(year) / "plan", plan_pages(year, city_plan, roll_up(city_plan, [_result(e) for e in records])))
     items = []
     for year, (_, cycle) in plan.cycles.items():
         keys = [job.key for job in plan.planned if job.fiscal_year == year]
@@ -521,6 +548,7 @@ def _run_locked(
         execute(decision.to_run, options, done)
     finally:
         cache.save(options.cache_file)
-    write_indexes(plan, cache, options.out_dir, {job.fiscal_year for job in decision.to_run} | touched, root=bool(moved))
+    city_plan = load_plan(plan_path(options.data_dir)) if plan_path(options.data_dir).exists() else None
+    write_indexes(plan, cache, options.out_dir, {job.fiscal_year for job in decision.to_run} | touched, root=bool(moved), city_plan=city_plan)
     summary.seconds = time.perf_counter() - started
     return summary

@@ -19,9 +19,15 @@ from . import charts, fmt
 from .assessment import ASSESSMENT_COLUMNS, STATUS_LABELS
 from .export import TEMPLATE_DIR
 from .history import CHANGE_ARROWS, CHANGE_LABELS
+from .plan import UNASSIGNED, CityPlan
+from .rollup import Rollup
+from .triage import REASONS, TriageRow
 from .years import era_and_western, era_label
 
-__all__ = ["cycle_index_html", "root_index_html", "summary_csv", "SUMMARY_COLUMNS"]
+__all__ = [
+    "cycle_index_html", "root_index_html", "summary_csv", "SUMMARY_COLUMNS", "triage_html", "triage_csv", "TRIAGE_COLUMNS",
+    "plan_pages",
+]
 
 SUMMARY_COLUMNS = ["fiscal_year", "program_id", "program_name", "organization", "section", "program_status", *ASSESSMENT_COLUMNS]
 _RANK = {status: i for i, status in enumerate(STATUS_LABELS)}
@@ -45,7 +51,9 @@ def _first(indicators: list[dict], key: str) -> float:
     return values[0] if values else float("nan")
 
 
-def cycle_index_html(fiscal_year: int, title: str | None, entries: list[dict[str, Any]], results_lag: int = 1) -> str:
+def cycle_index_html(
+    fiscal_year: int, title: str | None, entries: list[dict[str, Any]], results_lag: int = 1, plan: CityPlan | None = None
+) -> str:
     """One row per program: ``entries`` hold ``id``, ``ok``, ``error``, ``previous`` and the scraps' record."""
     rows = []
     for entry in sorted(entries, key=lambda e: (e.get("name") or e["id"])):
@@ -64,6 +72,7 @@ def cycle_index_html(fiscal_year: int, title: str | None, entries: list[dict[str
             "sort_achievement": _first(indicators, "achievement"),
             "sort_progress": _first(indicators, "progress"),
             "change": entry.get("change", "") if ok else "",
+            "plan_ids": " ".join(item.id for item in plan.path(entry.get("policy") or "")) if plan else "",
             "change_rank": _CHANGE_RANK.get(entry.get("change", "") if ok else "", len(_CHANGE_RANK)),
         })
     statuses = pd.Series([r["status"] for r in rows if r["ok"]], dtype=object)
@@ -73,6 +82,8 @@ def cycle_index_html(fiscal_year: int, title: str | None, entries: list[dict[str
     return _environment().get_template("cycle.html.j2").render(
         heading=era_and_western(fiscal_year), title=title, rows=rows, css=_css(), chart=chart,
         statuses=list(STATUS_LABELS.items()), sections=sections, status_labels=STATUS_LABELS,
+        plan_items=[(item.id, f"{'　' * len(ancestors)}{plan.levels[len(ancestors)]} {item.id} {item.name}") for item, ancestors in plan.walk()]
+        if plan else [],
         changes=[(k, v) for k, v in CHANGE_LABELS.items() if k], change_labels=CHANGE_LABELS, arrows=CHANGE_ARROWS,
         ok_count=sum(r["ok"] for r in rows), failed_count=sum(not r["ok"] for r in rows),
         cutoff=era_and_western(fiscal_year - results_lag),
@@ -98,3 +109,47 @@ def summary_csv(rows: list[dict[str, Any]]) -> str:
     for row in rows:
         writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in SUMMARY_COLUMNS})
     return "\ufeff" + buffer.getvalue()
+
+
+TRIAGE_COLUMNS = ["fiscal_year", "program_id", "program_name", "organization", "section", "status", "change", "points", "reasons"]
+
+
+def triage_html(fiscal_year: int, title: str | None, rows: list[TriageRow]) -> str:
+    """The committee's triage page: programs by points, each with its reasons; sortable, filterable, printable."""
+    sections = sorted({r.section for r in rows if r.section})
+    return _environment().get_template("triage.html.j2").render(
+        heading=era_and_western(fiscal_year), title=title, rows=rows, css=_css(), reasons=list(REASONS.items()),
+        sections=sections, ranks={**_RANK, "failed": len(_RANK)}, status_labels=STATUS_LABELS, arrows=CHANGE_ARROWS,
+        change_labels=CHANGE_LABELS,
+    )
+
+
+def triage_csv(fiscal_year: int, rows: list[TriageRow]) -> str:
+    """The triage list for Excel (UTF-8 with BOM); reasons joined with ' / '."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(TRIAGE_COLUMNS)
+    for r in rows:
+        writer.writerow([fiscal_year, r.program_id, r.name, r.organization or "", r.section or "", r.status, r.change, r.points,
+                         " / ".join(text for _, text in r.reasons)])
+    return "\ufeff" + buffer.getvalue()
+
+
+def item_file(item_id: str) -> str:
+    return f"{item_id}.html"
+
+
+def plan_pages(fiscal_year: int, plan: CityPlan | None, rollups: list[Rollup]) -> dict[str, str]:
+    """The plan view of a cycle: ``{file name: html}`` for ``plan/index.html`` and one page per plan item (and 未分類)."""
+    heading = era_and_western(fiscal_year)
+    names = {r.item_id: r for r in rollups}
+    rows = [{**r.__dict__, "count": r.count, "scored": r.scored, "distribution": list(r.distribution().items()), "href": item_file(r.item_id)}
+            for r in rollups]
+    env = _environment()
+    common = {"heading": heading, "css": _css(), "status_labels": STATUS_LABELS, "unassigned": UNASSIGNED}
+    pages = {"index.html": env.get_template("plan.html.j2").render(
+        rollups=rows, plan_name=plan.name if plan else "総合計画", **common)}
+    for row, r in zip(rows, rollups, strict=True):
+        path = [(names[a].level, a, names[a].name, item_file(a)) for a in r.ancestors if a in names]
+        pages[item_file(r.item_id)] = env.get_template("plan_item.html.j2").render(r={**row, "programs": r.programs}, path=path, **common)
+    return pages

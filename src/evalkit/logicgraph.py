@@ -16,7 +16,7 @@ from .model import LOGIC_LEVEL_LABELS, LOGIC_LEVELS, Program
 
 __all__ = ["logic_svg", "logic_description"]
 
-COLUMN, GAP, PAD, LINE, CHARS = 188, 54, 10, 17, 11
+COLUMN, GAP, PAD, LINE, CHARS = 150, 30, 8, 16, 10
 SYMBOLS = {"target_achieved": "◎", "substantial_progress": "○", "moderate_progress": "△", "limited_progress": "▽",
            "deterioration": "×", "not_available": "－"}
 

@@ -47,6 +47,7 @@ def record(card: ReportCard) -> None:
         "previous_status": card.previous.status if card.previous else None,
         "previous_year": card.previous.fiscal_year if card.previous else None,
         "open_findings": sum(1 for f in card.findings if f.open),
+        "earlier_open_findings": len(card.open_findings),
         "overrides": len(overrides),
         "overrides_differ": sum(1 for i, status in overrides.items() if i in card.measures and card.measures[i].status != status),
         "conclusion": evaluation.conclusion if evaluation else None,
