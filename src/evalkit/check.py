@@ -17,12 +17,13 @@ from typing import Literal
 
 from .card import check_conclusions
 from .cycle import Cycle
+from .diagnostics import diagnose
 from .errors import ProgramDataError
-from .loader import PLAN_FILE, load_cycle, load_plan, load_program, read_yaml
+from .loader import PLAN_FILE, load_cycle, load_cycles, load_plan, load_program, program_files, read_yaml
 from .model import Program
 from .plan import CityPlan, policy_problem
 
-__all__ = ["DataFile", "data_files", "file_kind", "check_file", "check_paths"]
+__all__ = ["DataFile", "data_files", "file_kind", "check_file", "check_paths", "cycle_diagnostics"]
 
 DataFile = Literal["program", "cycle", "plan"]
 _YEAR_STEM = re.compile(r"^[0-9]{4}$")
@@ -113,3 +114,26 @@ def check_paths(paths: list[Path]) -> list[str]:
             except ProgramDataError as exc:
                 problems.extend(str(exc).splitlines())
     return problems
+
+
+def cycle_diagnostics(data_dir: Path, params_dir: Path, fiscal_year: int) -> list[str]:
+    """The diagnostics (点検) of every card of one cycle, one ``file: subject: [code] message`` line each.
+
+    For the office before it publishes; programs that do not load are left to :func:`check_paths`.
+    """
+    cycles = {cycle.fiscal_year: cycle for _, cycle in load_cycles(params_dir)}
+    if fiscal_year not in cycles:
+        raise ProgramDataError(str(params_dir), "", f"no cycle file for {fiscal_year}")
+    cycle = cycles[fiscal_year]
+    lines = []
+    for path in program_files(data_dir):
+        try:
+            program = load_program(path)
+        except ProgramDataError:
+            continue
+        listed = cycle.programs is None and fiscal_year in program.sheets or program.id in (cycle.programs or [])
+        if not listed:
+            continue
+        for d in diagnose(program, fiscal_year, cycle.results_lag, cycle.thresholds):
+            lines.append(f"{path}: {d.subject}: [{d.code}] {d.label}{'（推定）' if d.heuristic else ''}：{d.message}")
+    return lines

@@ -3,6 +3,7 @@ and :func:`evalkit.check.check_paths`.
 
     evalkit [options]          regenerate the cards (see --help)
     evalkit check PATH...      validate data files, one line per problem
+    evalkit check --cycle Y    the same for data/ and params/, then the diagnostics (点検) of cycle Y
 """
 
 from __future__ import annotations
@@ -80,18 +81,35 @@ def build_check_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="evalkit check",
         description="Validate program and cycle files: one `file: key.path: message` line per problem, nothing for valid files.",
-        epilog="Exit status: 0 every file is valid, 1 some problems were found.",
+        epilog="Exit status: 0 every file is valid (diagnostics are listed but do not fail), 1 some problems were found.",
     )
-    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="a program file, a cycle file, or a folder of them")
+    parser.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                        help="a program file, a cycle file, the plan, or a folder of them (default with --cycle: data params)")
+    parser.add_argument("--cycle", type=_year, metavar="YEAR",
+                        help="also list the diagnostics (点検) of every card of this cycle, one line each, for the office before it publishes")
+    parser.add_argument("--data", type=Path, default=Path("data"), help="with --cycle: the data folder (default: data/)")
+    parser.add_argument("--params", type=Path, default=Path("params"), help="with --cycle: the cycle files' folder (default: params/)")
     return parser
 
 
 def check_main(argv: list[str]) -> int:
-    from .check import check_paths
+    from .check import check_paths, cycle_diagnostics
+    from .errors import ProgramDataError
 
-    problems = check_paths(build_check_parser().parse_args(argv).paths)
+    parser = build_check_parser()
+    args = parser.parse_args(argv)
+    if not args.paths and args.cycle is None:
+        parser.error("expected at least one PATH (or --cycle YEAR)")
+    problems = check_paths(args.paths or [args.data, args.params])
     for line in problems:
         print(line)
+    if args.cycle is not None:
+        try:
+            for line in cycle_diagnostics(args.data, args.params, args.cycle):
+                print(line)
+        except ProgramDataError as exc:
+            print(exc)
+            return 1
     return 1 if problems else 0
 
 

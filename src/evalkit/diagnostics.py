@@ -125,10 +125,11 @@ def diagnose(program: Program, fiscal_year: int, results_lag: int = 1, threshold
             if now and now == _text(getattr(previous, key)):
                 found.append(Diagnostic("unchanged_text", key, f"「{label}」が前年のシートと同じです。今年度の状況を書いてください。"))
     if program.logic is not None:
-        texts = {node.id: node.text for node in program.logic.nodes}
+        nodes = {node.id: node for node in program.logic.nodes}
         for node_id in unreached_nodes(program):
-            found.append(Diagnostic("logic_unreached", node_id,
-                                    f"活動「{texts[node_id]}」から長期・最終アウトカムにつながる矢印がありません。つながりを見直してください。"))
+            node = nodes[node_id]
+            found.append(Diagnostic("logic_unreached", node_id, f"{LOGIC_LEVEL_LABELS[node.level]}「{node.text}」から長期・最終アウトカムに"
+                                    "つながる矢印がありません。つながりを見直してください。"))
         for node in program.logic.nodes:
             if node.level in ("short", "mid", "long") and not node.indicators:
                 found.append(Diagnostic("logic_no_indicator", node.id,
