@@ -50,7 +50,7 @@ sheets:
 
 
 #: the fictional city's cycles and programs (サンプル市): rendered by the README's command and the `rendered` fixture
-FICTIONAL = ("sample-*.yaml", "2022.yaml", "2024.yaml")
+FICTIONAL = ("sample-*.yaml", "2022.yaml", "2024.yaml", "plan.yaml")
 
 
 def copy_project(dest: Path, fictional: bool = False) -> Path:

@@ -56,8 +56,9 @@ def test_a_cold_run_renders_every_card_index_and_summary(first_run):
 def test_the_output_folder_holds_only_what_is_published(first_run):
     project, _ = first_run
     published = sorted(str(p.relative_to(project / "outputs")) for p in (project / "outputs").rglob("*") if p.is_file())
+    per_cycle = ("index.html", "summary.csv", "triage.html", "triage.csv", "plan/index.html", "plan/unassigned.html")
     assert published == sorted(
-        ["index.html"] + [f"{y}/index.html" for y in (2017, 2019, 2023)] + [f"{y}/summary.csv" for y in (2017, 2019, 2023)]
+        ["index.html"] + [f"{y}/{name}" for y in (2017, 2019, 2023) for name in per_cycle]
         + [f"{c}.html" for c in CARDS] + [f"{c}.ipynb" for c in CARDS]
     )
     state = project / ".evalkit/outputs"

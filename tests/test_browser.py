@@ -182,3 +182,68 @@ def test_root_index_shows_the_status_distribution_of_every_cycle(browser, render
     alt = page.get_attribute("figure.chart img", "alt")
     assert alt.startswith("評価年度別の判定の分布。")
     page.close()
+
+
+def test_plan_pages_roll_up_the_programs_of_each_item(browser, rendered):
+    page, errors, requests = open_page(browser, rendered / "2024/plan/index.html")
+    assert errors == [] and all(u.startswith(("file://", "data:")) for u in requests)
+    rows = page.eval_on_selector_all("table.plan-tree tbody tr", "rs => rs.map(r => [r.dataset.item, r.className, r.cells[3].innerText])")
+    items = [item for item, _, _ in rows]
+    assert len(items) >= 6 and items[-1] == "unassigned"  # every level of the plan, then 未分類
+    assert {cls for _, cls, _ in rows} >= {"depth-1", "depth-2"}
+    links = page.eval_on_selector_all("table.plan-tree a", "as => as.map(a => a.getAttribute('href'))")
+    for href in links:
+        assert (rendered / "2024/plan" / href).is_file(), href
+    page.close()
+    # a 基本目標 counts the programs of its 施策, each once, and links to their cards
+    top = next(item for item, cls, _ in rows if cls == "depth-1" and item != "unassigned")
+    page, errors, _ = open_page(browser, rendered / f"2024/plan/{top}.html")
+    assert errors == []
+    cards = page.eval_on_selector_all("main table:last-of-type a", "as => as.map(a => a.getAttribute('href'))")
+    assert cards and all((rendered / "2024/plan" / href).resolve().is_file() for href in cards)
+    counted = next(count for item, _, count in rows if item == top)
+    assert counted.startswith(f"{len(cards)}（")
+    page.close()
+
+
+def test_the_logic_graph_is_drawn_without_script_and_flags_an_unreached_activity(browser, rendered):
+    drawn = [p for p in fictional_cards(rendered) if "<svg" in p.read_text(encoding="utf-8")]
+    assert len({p.stem for p in drawn}) >= 5
+    flagged = []
+    for card in drawn:
+        html = card.read_text(encoding="utf-8")
+        assert "<script" not in html.lower()
+        page, errors, _ = open_page(browser, card)
+        assert errors == []
+        svg = page.locator("svg.logic-graph").first
+        assert svg.get_attribute("aria-label").startswith("ロジックモデル。")
+        assert page.locator("svg.logic-graph line.lg-link").count() >= 1
+        levels = page.eval_on_selector_all("svg.logic-graph text.lg-level", "ts => ts.map(t => t.textContent)")
+        assert levels[0] == "活動" and levels[-1] == "最終アウトカム"
+        if page.locator("svg.logic-graph .lg-warning").count():
+            flagged.append(card.stem)
+        box = svg.bounding_box()
+        assert box["width"] <= 900  # fits the card's column, printed or on screen
+        page.close()
+    assert flagged  # the fictional city has an activity from which no path reaches an outcome
+
+
+def test_triage_lists_programs_with_reasons_and_can_be_narrowed_and_printed(browser, rendered, tmp_path):
+    page, errors, requests = open_page(browser, rendered / "2024/triage.html")
+    assert errors == [] and all(u.startswith(("file://", "data:")) for u in requests)
+    points = page.eval_on_selector_all("#triage tbody tr", "rs => rs.map(r => Number(r.dataset.points))")
+    assert points == sorted(points, reverse=True) and points[0] > 0
+    page.select_option("#filter-reason", "worsened")
+    visible = page.eval_on_selector_all("#triage tbody tr", "rs => rs.filter(r => !r.hidden).map(r => r.dataset.reasons)")
+    assert visible and all("worsened" in reasons.split() for reasons in visible)
+    page.select_option("#filter-reason", "")
+    page.locator("#triage tbody tr .pick").first.check()
+    page.check("#only-picked")
+    shown = page.eval_on_selector_all("#triage tbody tr", "rs => rs.filter(r => getComputedStyle(r).display !== 'none').length")
+    assert shown == 1
+    pdf = tmp_path / "triage.pdf"
+    page.pdf(path=str(pdf), format="A4", print_background=True)
+    assert PdfReader(str(pdf)).pages[0].extract_text().count("重点確認の候補") >= 1
+    page.close()
+    csv_text = (rendered / "2024/triage.csv").read_text(encoding="utf-8-sig")
+    assert csv_text.splitlines()[0] == "fiscal_year,program_id,program_name,organization,section,status,change,points,reasons"

@@ -125,3 +125,23 @@ def test_a_conclusion_the_cycle_does_not_accept_is_reported(tmp_path):
         f"{tmp_path}/programs/p.yaml: sheets.R5.external_evaluation.conclusion: expected one of 現状通り, 一部改善, 抜本的改善, 縮小, 休止・廃止 "
         "(the cycle's conclusions), got '全面見直し'"
     ]
+
+
+def test_check_cycle_lists_the_diagnostics_of_every_card_and_fails_only_on_problems(tmp_path):
+    (tmp_path / "data/programs").mkdir(parents=True)
+    (tmp_path / "params").mkdir()
+    (tmp_path / "params/2023.yaml").write_text("fiscal_year: 2023\n", encoding="utf-8")
+    (tmp_path / "data/programs/p.yaml").write_text(
+        "id: p\nname: x\nindicators:\n  - {id: a, name: 講座の開催回数, unit: 回, direction: up, source: 台帳, observations: {R4: {actual: 3}}}\n"
+        "sheets: {R5: {}}\n", encoding="utf-8")
+    result = evalkit("check", "--cycle", "R5", cwd=tmp_path)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.splitlines() == [
+        # one actual (R4 = C): single_actual; no target: no_target; its name counts activities (heuristic)
+        "data/programs/p.yaml: a: [no_target] 目標値がない：成果指標「講座の開催回数」に目標値がありません。目標年度と目標値を設定してください。",
+        "data/programs/p.yaml: a: [single_actual] 実績が1年度のみ：「講座の開催回数」の実績が1年度分しかなく、伸びを判定できません。過去の実績があれば記入してください。",
+        "data/programs/p.yaml: a: [outcome_counts_activities] 成果指標が活動量（推定）：成果指標「講座の開催回数」は活動の量を数えているようです。"
+        "対象者の変化をはかる指標か確かめてください（推定）。",
+    ]
+    missing = evalkit("check", "--cycle", "2030", cwd=tmp_path)
+    assert missing.returncode == 1 and "no cycle file for 2030" in missing.stdout
