@@ -109,7 +109,12 @@ def browser():
 EVALKIT_PROCESSES = ("ipykernel_launcher", "evalkit.zygote", "multiprocessing.spawn", "run_all.py", "evalkit-stray-probe")
 
 
+#: where this session's throw-away projects live: a process working there was started by these tests
+_BASETEMP: list[Path] = []
+
+
 def evalkit_processes_started_after(since: float) -> list[str]:
+    """Kernels, zygotes, workers and run_all processes started by this test session (working in its temporary folders)."""
     found = []
     boot = time.time() - float(Path("/proc/uptime").read_text().split()[0])
     ticks = os.sysconf("SC_CLK_TCK")
@@ -119,17 +124,20 @@ def evalkit_processes_started_after(since: float) -> list[str]:
         try:
             cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             started = boot + int((proc / "stat").read_text().rsplit(")", 1)[1].split()[19]) / ticks
+            cwd = os.readlink(proc / "cwd")
         except (OSError, IndexError, ValueError):
             continue
+        ours = any(cwd.startswith(str(base)) for base in _BASETEMP) or not _BASETEMP
         # forked kernels carry their zygote's command line
-        if int(proc.name) != os.getpid() and any(p in cmdline for p in EVALKIT_PROCESSES) and started >= since - 1:
+        if ours and int(proc.name) != os.getpid() and any(p in cmdline for p in EVALKIT_PROCESSES) and started >= since - 1:
             found.append(f"{proc.name}: {cmdline}")
     return found
 
 
 @pytest.fixture(scope="session", autouse=True)
-def no_process_left_running():
+def no_process_left_running(tmp_path_factory):
     """After the whole suite, no process that its runs started (kernel, zygote, worker, run_all) may still be running."""
+    _BASETEMP.append(tmp_path_factory.getbasetemp().resolve())
     since = time.time()
     yield
     deadline = time.time() + 15
