@@ -49,16 +49,16 @@ sheets:
 """
 
 
-#: the fictional city's cycles and programs (サンプル市): rendered by the README's command and the `rendered` fixture
-FICTIONAL = ("sample-*.yaml", "2022.yaml", "2024.yaml", "plan.yaml")
+#: the fictional city's project (サンプル市): data/ and params/ of its own, sharing the repository's notebooks
+SAMPLE_CITY = ROOT / "examples/sample-city"
 
 
-def copy_project(dest: Path, fictional: bool = False) -> Path:
-    """A throw-away copy of the inputs a batch run reads (data, params, notebooks); without the fictional
-    city unless asked, so that a batch test renders the four real sample cards only."""
-    ignored = (".ipynb_checkpoints",) + (() if fictional else FICTIONAL)
-    for name in ("data", "params", "notebooks"):
-        shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns(*ignored))
+def copy_project(dest: Path, city: Path = ROOT) -> Path:
+    """A throw-away copy of the inputs a batch run reads (data, params, notebooks): the repository's four real
+    sample sheets, or with ``city=SAMPLE_CITY`` the fictional city."""
+    for name in ("data", "params"):
+        shutil.copytree(city / name, dest / name)
+    shutil.copytree(ROOT / "notebooks", dest / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     return dest
 
 
@@ -81,10 +81,19 @@ def run_cli(project: Path, *args: str, timeout: float = 600, env: dict[str, str]
 
 @pytest.fixture(scope="session")
 def rendered(tmp_path_factory) -> Path:
-    """Every sample program and cycle rendered once by the real CLI (plus an HTML-injection probe)."""
-    project = copy_project(tmp_path_factory.mktemp("rendered"), fictional=True)
+    """The four real sample sheets rendered once by the real CLI (plus an HTML-injection probe)."""
+    project = copy_project(tmp_path_factory.mktemp("rendered"))
     (project / "data/programs/xss-check.yaml").write_text(XSS_PROGRAM, encoding="utf-8")
     result = run_cli(project, "--quiet")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return project / "outputs"
+
+
+@pytest.fixture(scope="session")
+def rendered_city(tmp_path_factory) -> Path:
+    """The fictional city (15 programs × 3 cycles, with its plan) rendered once by the real CLI."""
+    project = copy_project(tmp_path_factory.mktemp("city"), city=SAMPLE_CITY)
+    result = run_cli(project, "--quiet", timeout=1800)
     assert result.returncode == 0, result.stdout + result.stderr
     return project / "outputs"
 

@@ -56,7 +56,7 @@ def test_a_cold_run_renders_every_card_index_and_summary(first_run):
 def test_the_output_folder_holds_only_what_is_published(first_run):
     project, _ = first_run
     published = sorted(str(p.relative_to(project / "outputs")) for p in (project / "outputs").rglob("*") if p.is_file())
-    per_cycle = ("index.html", "summary.csv", "triage.html", "triage.csv", "plan/index.html", "plan/unassigned.html")
+    per_cycle = ("index.html", "summary.csv", "triage.html", "triage.csv", "plan/index.html", "plan/unassigned.html")  # no plan: 未分類
     assert published == sorted(
         ["index.html"] + [f"{y}/{name}" for y in (2017, 2019, 2023) for name in per_cycle]
         + [f"{c}.html" for c in CARDS] + [f"{c}.ipynb" for c in CARDS]
@@ -94,7 +94,9 @@ def test_editing_one_program_renders_exactly_its_card_and_index(rendered_project
     assert result.stdout.strip().startswith("1 rendered, 3 skipped (unchanged), 0 failed")
     assert result.stderr == ""  # --quiet with one worker: no kernel chatter on the console
     changed = sorted(str(p.relative_to(out)) for p in out.rglob("*.html") if p.stat().st_mtime_ns != before.get(p))
-    assert changed == ["2017/index.html", "2017/morioka-toshi-koen.html", "index.html"]
+    # its card, its cycle's pages (index, plan view) and the root index; no other cycle's
+    assert changed == ["2017/index.html", "2017/morioka-toshi-koen.html", "2017/plan/index.html", "2017/plan/unassigned.html",
+                       "2017/triage.html", "index.html"]
     assert "74.7" in (out / "2017/morioka-toshi-koen.html").read_text(encoding="utf-8")
     logs = list((rendered_project / ".evalkit/outputs/logs").glob("worker-*.log"))
     assert len(logs) == 1  # only the last run's logs are kept

@@ -111,19 +111,19 @@ FICTIONAL_YEARS = (2022, 2023, 2024)
 HISTORY_SECTIONS = {"#summary": "ひとことで", "#changes": "前年度からの変化", "#cost-history": "コストの推移", "#external": "外部評価"}
 
 
-def fictional_cards(rendered):
-    return sorted(p for year in FICTIONAL_YEARS for p in (rendered / str(year)).glob("sample-*.html") if not p.name.endswith(".failed.html"))
+def fictional_cards(rendered_city):
+    return sorted(p for year in FICTIONAL_YEARS for p in (rendered_city / str(year)).glob("sample-*.html") if not p.name.endswith(".failed.html"))
 
 
-def test_the_fictional_city_has_a_history_to_show(rendered):
-    cards = fictional_cards(rendered)
+def test_the_fictional_city_has_a_history_to_show(rendered_city):
+    cards = fictional_cards(rendered_city)
     programs = {p.stem for p in cards}
     assert len(programs) >= 12 and {p.parent.name for p in cards} == {"2022", "2023", "2024"}
     assert len(cards) >= 36
 
 
-def test_every_fictional_card_shows_the_history_sections_in_words_not_colour_alone(browser, rendered):
-    for card in fictional_cards(rendered):
+def test_every_fictional_card_shows_the_history_sections_in_words_not_colour_alone(browser, rendered_city):
+    for card in fictional_cards(rendered_city):
         page, errors, requests = open_page(browser, card)
         assert errors == [] and all(u.startswith(("file://", "data:")) for u in requests), card
         for selector, heading in HISTORY_SECTIONS.items():
@@ -138,10 +138,10 @@ def test_every_fictional_card_shows_the_history_sections_in_words_not_colour_alo
         page.close()
 
 
-def test_a_finding_raised_one_year_is_followed_up_the_next(browser, rendered):
+def test_a_finding_raised_one_year_is_followed_up_the_next(browser, rendered_city):
     """Somewhere in the fictional city a finding of an earlier sheet is listed in 「これまでの指摘への対応」 with its status now."""
     followed = []
-    for card in fictional_cards(rendered):
+    for card in fictional_cards(rendered_city):
         page, _, _ = open_page(browser, card)
         rows = page.eval_on_selector_all("#external table.earlier-findings tbody tr", "rs => rs.map(r => r.innerText)")
         followed.extend((card.parent.name, row) for row in rows)
@@ -149,8 +149,8 @@ def test_a_finding_raised_one_year_is_followed_up_the_next(browser, rendered):
     assert any(year in ("2023", "2024") and ("対応済み" in row or "対応中" in row) for year, row in followed), followed
 
 
-def test_cycle_index_shows_change_findings_and_one_row_per_indicator(browser, rendered):
-    page, errors, _ = open_page(browser, rendered / "2024/index.html")
+def test_cycle_index_shows_change_findings_and_one_row_per_indicator(browser, rendered_city):
+    page, errors, _ = open_page(browser, rendered_city / "2024/index.html")
     assert errors == []
     groups = page.eval_on_selector_all("#programs tbody.program", """gs => gs.map(g => ({
         change: g.dataset.change, findings: Number(g.dataset.findings), rows: g.rows.length,
@@ -171,8 +171,8 @@ def test_cycle_index_shows_change_findings_and_one_row_per_indicator(browser, re
     page.close()
 
 
-def test_root_index_shows_the_status_distribution_of_every_cycle(browser, rendered):
-    page, errors, _ = open_page(browser, rendered / "index.html")
+def test_root_index_shows_the_status_distribution_of_every_cycle(browser, rendered_city):
+    page, errors, _ = open_page(browser, rendered_city / "index.html")
     assert errors == []
     rows = page.eval_on_selector_all("table.distribution tbody tr", "rs => rs.map(r => Array.from(r.cells).map(c => c.innerText.trim()))")
     assert [r[0] for r in rows][:3] == ["令和6年度（2024年度）", "令和5年度（2023年度）", "令和4年度（2022年度）"]
@@ -184,8 +184,8 @@ def test_root_index_shows_the_status_distribution_of_every_cycle(browser, render
     page.close()
 
 
-def test_plan_pages_roll_up_the_programs_of_each_item(browser, rendered):
-    page, errors, requests = open_page(browser, rendered / "2024/plan/index.html")
+def test_plan_pages_roll_up_the_programs_of_each_item(browser, rendered_city):
+    page, errors, requests = open_page(browser, rendered_city / "2024/plan/index.html")
     assert errors == [] and all(u.startswith(("file://", "data:")) for u in requests)
     rows = page.eval_on_selector_all("table.plan-tree tbody tr", "rs => rs.map(r => [r.dataset.item, r.className, r.cells[3].innerText])")
     items = [item for item, _, _ in rows]
@@ -193,21 +193,21 @@ def test_plan_pages_roll_up_the_programs_of_each_item(browser, rendered):
     assert {cls for _, cls, _ in rows} >= {"depth-1", "depth-2"}
     links = page.eval_on_selector_all("table.plan-tree a", "as => as.map(a => a.getAttribute('href'))")
     for href in links:
-        assert (rendered / "2024/plan" / href).is_file(), href
+        assert (rendered_city / "2024/plan" / href).is_file(), href
     page.close()
     # a 基本目標 counts the programs of its 施策, each once, and links to their cards
     top = next(item for item, cls, _ in rows if cls == "depth-1" and item != "unassigned")
-    page, errors, _ = open_page(browser, rendered / f"2024/plan/{top}.html")
+    page, errors, _ = open_page(browser, rendered_city / f"2024/plan/{top}.html")
     assert errors == []
     cards = page.eval_on_selector_all("main table:last-of-type a", "as => as.map(a => a.getAttribute('href'))")
-    assert cards and all((rendered / "2024/plan" / href).resolve().is_file() for href in cards)
+    assert cards and all((rendered_city / "2024/plan" / href).resolve().is_file() for href in cards)
     counted = next(count for item, _, count in rows if item == top)
     assert counted.startswith(f"{len(cards)}（")
     page.close()
 
 
-def test_the_logic_graph_is_drawn_without_script_and_flags_an_unreached_activity(browser, rendered):
-    drawn = [p for p in fictional_cards(rendered) if "<svg" in p.read_text(encoding="utf-8")]
+def test_the_logic_graph_is_drawn_without_script_and_flags_an_unreached_activity(browser, rendered_city):
+    drawn = [p for p in fictional_cards(rendered_city) if "<svg" in p.read_text(encoding="utf-8")]
     assert len({p.stem for p in drawn}) >= 5
     flagged = []
     for card in drawn:
@@ -228,8 +228,8 @@ def test_the_logic_graph_is_drawn_without_script_and_flags_an_unreached_activity
     assert flagged  # the fictional city has an activity from which no path reaches an outcome
 
 
-def test_triage_lists_programs_with_reasons_and_can_be_narrowed_and_printed(browser, rendered, tmp_path):
-    page, errors, requests = open_page(browser, rendered / "2024/triage.html")
+def test_triage_lists_programs_with_reasons_and_can_be_narrowed_and_printed(browser, rendered_city, tmp_path):
+    page, errors, requests = open_page(browser, rendered_city / "2024/triage.html")
     assert errors == [] and all(u.startswith(("file://", "data:")) for u in requests)
     points = page.eval_on_selector_all("#triage tbody tr", "rs => rs.map(r => Number(r.dataset.points))")
     assert points == sorted(points, reverse=True) and points[0] > 0
@@ -245,5 +245,5 @@ def test_triage_lists_programs_with_reasons_and_can_be_narrowed_and_printed(brow
     page.pdf(path=str(pdf), format="A4", print_background=True)
     assert PdfReader(str(pdf)).pages[0].extract_text().count("重点確認の候補") >= 1
     page.close()
-    csv_text = (rendered / "2024/triage.csv").read_text(encoding="utf-8-sig")
+    csv_text = (rendered_city / "2024/triage.csv").read_text(encoding="utf-8-sig")
     assert csv_text.splitlines()[0] == "fiscal_year,program_id,program_name,organization,section,status,change,points,reasons"

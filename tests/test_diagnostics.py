@@ -142,6 +142,12 @@ def test_the_current_actual_is_the_latest_up_to_c():
     assert subjects(prog, "target_already_met") == []
 
 
+def test_the_current_actual_is_never_before_the_break():
+    # break 2022: 2021's 80 is not used, so there is no current actual
+    prog = program(indicator("a", observations={2021: {"actual": 80}, 2025: {"target": 75}}, breaks=[{"year": 2022, "note": "変更"}]))
+    assert subjects(prog, "target_already_met") == []
+
+
 def test_no_actual_up_to_c_does_not_trigger():
     # the only actual (2023) is after C
     prog = program(indicator("a", observations={2023: {"actual": 90}, 2025: {"target": 75}}))
@@ -324,6 +330,23 @@ def test_every_unchanged_section_is_one_diagnostic():
 def test_whitespace_is_ignored(previous, now):
     prog = program(sheets={"R4": {"status_comment": previous}, "R5": {"status_comment": now}})
     assert subjects(prog, "unchanged_text") == ["status_comment"]
+
+
+# every character of Unicode's White_Space property (U+3000 among them)
+UNICODE_WHITESPACE = "\t\n\v\f\r \x85\xa0\u1680" + "".join(chr(c) for c in range(0x2000, 0x200B)) + "\u2028\u2029\u202f\u205f\u3000"
+
+
+@pytest.mark.parametrize("space", list(UNICODE_WHITESPACE), ids=lambda c: f"U+{ord(c):04X}")
+def test_every_unicode_whitespace_is_ignored(space):
+    prog = program(sheets={"R4": {"improvement_points": ["周知の強化"]}, "R5": {"improvement_points": [f"周知の{space}強化{space}"]}})
+    assert subjects(prog, "unchanged_text") == ["improvement_points"]
+
+
+def test_a_visible_character_is_not_whitespace():
+    # U+30FB (katakana middle dot) and U+200B (zero width space, not White_Space) are text
+    for extra in ("・", "\u200b"):
+        prog = program(sheets={"R4": {"status_comment": "周知の強化"}, "R5": {"status_comment": f"周知の{extra}強化"}})
+        assert subjects(prog, "unchanged_text") == [], extra
 
 
 def test_a_lists_items_are_joined_before_comparing():
@@ -522,9 +545,11 @@ def test_the_methods_codes_are_rules_not_heuristics():
 def test_no_source():
     no_source = indicator("a")
     del no_source["source"]
-    prog = program(no_source, indicator("b"))
+    output = indicator("c", kind="output")
+    del output["source"]
+    prog = program(no_source, indicator("b"), output)
     found = [d for d in diagnose(prog, E) if d.code == "no_source"]
-    assert [d.subject for d in found] == ["a"]
+    assert [d.subject for d in found] == ["a"]  # an outcome indicator's source only (c is an output indicator)
     assert found[0].heuristic is False
 
 

@@ -122,8 +122,6 @@ def test_an_item_above_the_last_level_with_an_empty_list_of_items(tmp_path):
     assert "施策" in message
 
 
-@pytest.mark.xfail(strict=True, reason="CityPlan._tree recurses below the last level and indexes levels[depth] past its end: "
-                   "an item of the last level with items raises IndexError instead of a ProgramDataError")
 def test_an_item_of_the_last_level_with_items(tmp_path):
     # minimal: one level; its item "1" has an item below it
     value = {"name": "計画", "levels": ["基本目標"], "items": [{"id": "1", "name": "A", "items": [{"id": "1-1", "name": "a"}]}]}
@@ -132,7 +130,6 @@ def test_an_item_of_the_last_level_with_items(tmp_path):
     assert "基本目標" in error.problems[0][1]
 
 
-@pytest.mark.xfail(strict=True, reason="same IndexError: a 施策 (last of two levels) with items below it")
 def test_an_item_of_the_last_level_with_items_two_levels(tmp_path):
     value = plan_with(lambda p: p["items"][1]["items"][0].__setitem__("items", [{"id": "2-1-1", "name": "細目"}]))
     _, error = plan_error(tmp_path, value)
@@ -364,6 +361,13 @@ def test_a_duplicate_node_id(write_program):
     assert "'mid1'" in error.problems[0][1]
 
 
+@pytest.mark.parametrize("bad", ["act 2", "-act", "活動"])
+def test_a_node_id_must_be_an_ascii_slug(write_program, bad):
+    extra = f"    - {{id: '{bad}', level: activity, text: 活動}}\n"
+    _, error = logic_problems(write_program, [("act1", "out1")], extra)
+    assert [key for key, _ in error.problems] == ["logic.nodes[6].id"]
+
+
 def test_a_level_outside_the_six(write_program):
     extra = "    - {id: imp, level: impact, text: インパクト}\n"
     _, error = logic_problems(write_program, [("act1", "out1")], extra)
@@ -556,8 +560,6 @@ def test_units_that_differ_only_at_an_ancestor():
     assert got["A"].cost_unit is None and got["A"].cost_note
 
 
-@pytest.mark.xfail(strict=True, reason="Rollup.cost_programs is `len(costed) if unit else 0`: programs whose cost has no unit "
-                   "are summed (total 150) but reported as 0 programs summed")
 def test_the_number_summed_is_given_also_without_a_unit():
     # 100 + 50 = 150 over 2 programs, neither names a unit
     item = single([result("p1", "moderate_progress", 1.0, "x", 100.0, None), result("p2", "moderate_progress", 1.0, "x", 50.0, None)])

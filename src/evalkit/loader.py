@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from .cycle import Cycle
 from .errors import ProgramDataError, shown
-from .model import PROGRAM_ID_PATTERN, Program
+from .model import PLAN_ID_PATTERN, PROGRAM_ID_PATTERN, Program
 from .plan import CityPlan
 from .years import era_label
 
@@ -201,7 +201,8 @@ def _message(error: dict, root: type[BaseModel]) -> str:
         return f"expected text, got {shown(got)}"
     if kind == "string_pattern_mismatch":
         pattern = ctx.get("pattern")
-        words = "lower-case letters, digits, '-'" if pattern == PROGRAM_ID_PATTERN else "ASCII letters, digits, '-', '_'"
+        words = {PROGRAM_ID_PATTERN: "lower-case letters, digits, '-'", PLAN_ID_PATTERN: "ASCII letters, digits, '.', '-', '_'"}.get(
+            pattern, "ASCII letters, digits, '-', '_'")
         return f"expected an id matching {pattern} ({words}), got {shown(got)}"
     if kind.startswith(("date_", "datetime_")):
         return f"expected a date such as 2023-08-20, got {shown(got)}"

@@ -45,9 +45,10 @@ class CityPlan(_Strict):
                 if item.id in seen:
                     problems.append(f"{key}.id: duplicate id {item.id!r} (also {seen[item.id]})")
                 seen.setdefault(item.id, key)
-                last = depth == len(self.levels)
+                last = depth >= len(self.levels)
                 if last and item.items:
                     problems.append(f"{key}.items: {self.levels[-1]} is the last level; expected no items below it")
+                    continue  # the levels end here: what lies below is not checked again
                 if not last and not item.items:
                     problems.append(f"{key}.items: expected the {self.levels[depth]} under this {self.levels[depth - 1]} "
                                     f"(the plan has {len(self.levels)} levels: {', '.join(self.levels)})")

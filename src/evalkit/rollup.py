@@ -70,7 +70,7 @@ def _rollup(item_id: str, name: str, level: str, depth: int, programs: list[Prog
     elif costed:
         note = f"コストの単位が事業によって異なる（{'・'.join(sorted(u or '－' for u in units))}）ため、合計しません。"
     return Rollup(item_id=item_id, name=name, level=level, depth=depth, programs=tuple(programs), score=score, status=status,
-                  total_cost=total, cost_unit=unit, cost_programs=len(costed) if unit else 0, cost_note=note, ancestors=ancestors)
+                  total_cost=total, cost_unit=unit, cost_programs=0 if note else len(costed), cost_note=note, ancestors=ancestors)
 
 
 def roll_up(plan: CityPlan | None, programs: list[ProgramResult]) -> list[Rollup]:
