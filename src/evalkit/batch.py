@@ -68,7 +68,7 @@ class Terminated(KeyboardInterrupt):
 def default_state_dir(out_dir: Path) -> Path:
     """Where a batch keeps its cache and logs: ``.evalkit/<name of the output folder>`` beside it,
     so that the output folder holds only what is published."""
-    out = Path(os.path.abspath(out_dir))
+    out = Path(out_dir).resolve()  # a symlink to the output folder shares its state (and its lock)
     return out.parent / ".evalkit" / out.name
 
 
@@ -299,7 +299,13 @@ def _worker_died(job: Job) -> JobResult:
 
 
 def _stop_workers(in_flight: dict[Future, Job]) -> None:
-    """On Ctrl-C or SIGTERM: let workers that got the signal finish their cleanup, interrupt the others, then kill."""
+    """On Ctrl-C or SIGTERM: let workers that got the signal finish their cleanup, interrupt the others, then kill.
+
+    A second Ctrl-C or SIGTERM while this runs is ignored: stopping must not be stopped halfway.
+    """
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
     wait(in_flight, timeout=2)
     if not all(f.done() for f in in_flight):
         for process in multiprocessing.active_children():
@@ -366,16 +372,22 @@ def execute(jobs: list[Job], options: BatchOptions, on_done: Callable[[JobResult
     if not jobs:
         return
     settings = _run_settings(options)
+    from .kernels import become_subreaper, stop_strays
+
     log_dir = _fresh_dir(options.log_dir)  # only the last run's logs are kept
+    become_subreaper()  # what a dead worker's cards left running comes back here, to be stopped below
     remaining = list(jobs)
-    while remaining:
-        lost, remaining = _run_pool(remaining, options.workers, settings, log_dir, on_done)
-        for job in lost:
-            if len(lost) > 1:
-                again, _ = _run_pool([job], 1, settings, log_dir, on_done)  # alone: was it this card?
-                if not again:
-                    continue
-            on_done(_worker_died(job))
+    try:
+        while remaining:
+            lost, remaining = _run_pool(remaining, options.workers, settings, log_dir, on_done)
+            for job in lost:
+                if len(lost) > 1:
+                    again, _ = _run_pool([job], 1, settings, log_dir, on_done)  # alone: was it this card?
+                    if not again:
+                        continue
+                on_done(_worker_died(job))
+    finally:
+        stop_strays(keep={p.pid for p in multiprocessing.active_children()})
 
 
 def _record(cache: Cache, job: Job, fingerprint: str, result: JobResult) -> None:
@@ -426,6 +438,7 @@ def write_indexes(plan: Plan, cache: Cache, out_dir: Path, years: set[int], root
                 **(entry.record if entry else {}),
                 "id": job.program_id,
                 "ok": bool(entry and entry.ok),
+                "pending": entry is None,  # not rendered yet (another --year/--program selection, or a discarded cache)
                 "error": entry.error if entry else None,
                 "previous": job.html.exists(),
                 "failed_href": entry.failed_href if entry else None,
@@ -442,8 +455,9 @@ def write_indexes(plan: Plan, cache: Cache, out_dir: Path, years: set[int], root
     for year, (_, cycle) in plan.cycles.items():
         keys = [job.key for job in plan.planned if job.fiscal_year == year]
         rendered = [cache.cards[key] for key in keys if key in cache.cards and cache.cards[key].ok]
+        failed = sum(1 for key in keys if key in cache.cards and not cache.cards[key].ok)
         statuses = [entry.record.get("status", "not_available") for entry in rendered]
-        items.append({"year": year, "title": cycle.title, "count": len(keys), "failed": len(keys) - len(rendered),
+        items.append({"year": year, "title": cycle.title, "count": len(keys), "failed": failed, "pending": len(keys) - len(rendered) - failed,
                       "statuses": {status: statuses.count(status) for status in set(statuses)}})
     write_atomic(out_dir / "index.html", root_index_html(items))
 
@@ -488,7 +502,7 @@ def run_batch(
     _check_folders(options)
     try:
         options.out_dir.mkdir(parents=True, exist_ok=True)
-        with RunLock(options.state / "lock", str(options.out_dir)):
+        with RunLock(options.state / "lock", options.out_dir, str(options.out_dir)):
             return _run_locked(options, progress, on_start, notice or (lambda line: None))
     except LockHeld as exc:
         raise ConfigError(str(exc)) from None

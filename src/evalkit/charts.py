@@ -113,7 +113,7 @@ def indicator_chart(indicator: Indicator, m: IndicatorAssessment, cutoff: int, f
                     label="計測方法変更前の実績（判定に使わない）")
         if start is not None:
             ax.axvline(start - 0.5, color=BEFORE_BREAK_COLOUR, linestyle="-", linewidth=2)
-            ax.annotate("計測方法の変更", (start - 0.5, 1), xycoords=("data", "axes fraction"), xytext=(3, -12),
+            ax.annotate("計測方法の変更", (start - 0.5, 0), xycoords=("data", "axes fraction"), xytext=(3, 14),
                         textcoords="offset points", fontsize=8, color="#555555")
         if not earlier.empty:
             ax.scatter(earlier["year"], earlier["value"], facecolors="none", edgecolors=TARGET_COLOUR, alpha=0.45, marker="D", s=60,

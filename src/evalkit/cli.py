@@ -38,13 +38,26 @@ def _positive(text: str) -> int:
     return value
 
 
+MAX_TIMEOUT = 7 * 24 * 3600  # a week: longer would overflow the libraries' clocks and means no limit in practice
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         value = math.nan
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"expected a positive, finite number of seconds, got {text!r}")
+    if not (0 < value <= MAX_TIMEOUT):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0 and at most {MAX_TIMEOUT:,} (a week), got {text!r}")
+    return value
+
+
+def _megabytes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (0 < value <= 10_000):
+        raise argparse.ArgumentTypeError(f"expected a size in MB above 0 and at most 10,000, got {text!r}")
     return value
 
 
@@ -68,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="worker processes running cards in parallel (default: CPU count)")
     parser.add_argument("--force", action="store_true", help="re-render even when nothing changed (ignore the cache)")
     parser.add_argument("--timeout", type=_seconds, default=None, metavar="SECONDS", help="stop a notebook that runs longer than this")
-    parser.add_argument("--max-card-mb", type=_seconds, default=20.0, metavar="MB",
+    parser.add_argument("--max-card-mb", type=_megabytes, default=20.0, metavar="MB",
                         help="fail a card whose page would be larger than this (a cell that printed far too much; default 20)")
     parser.add_argument("--fresh-kernels", action="store_true",
                         help="start every kernel as a new interpreter instead of forking it from one that has "

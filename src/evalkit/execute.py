@@ -8,6 +8,7 @@ everything is written to temporary files and renamed into place only on success.
 from __future__ import annotations
 
 import math
+import re
 import signal
 import time
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ import nbformat
 
 from .errors import ProgramDataError
 from .export import notebook_to_html
-from .iorw import write_atomic
+from .iorw import write_atomic, write_atomic_many
 from .jobs import Job, JobResult
 
 __all__ = [
@@ -138,10 +139,12 @@ def printable(text: str) -> str:
 
 
 def scrub_paths(text: str, labels: tuple[tuple[str, str], ...]) -> str:
-    """Replace the machine's absolute folders by neutral labels, longest first."""
+    """Replace the machine's absolute folders by neutral labels, longest first, where they stand as paths:
+    not preceded by a character that could continue a word or a base64 image, and ending at a separator."""
     for folder, label in sorted(labels, key=lambda item: -len(item[0])):
         if folder and folder != "/":
-            text = text.replace(folder, label)
+            pattern = re.compile(r"(?<![A-Za-z0-9+/=._-])" + re.escape(folder) + r"(?=[/\\\s\"'<>:;,)\]]|$)")
+            text = pattern.sub(label.replace("\\", "\\\\"), text)
     return text
 
 
@@ -198,6 +201,7 @@ def run_job(job: Job, settings: RunSettings) -> JobResult:
     result = JobResult(key=job.key, program_id=job.program_id, fiscal_year=job.fiscal_year, ok=False, seconds=0.0)
     if job.data_error:
         result.error = printable(scrub_paths(job.data_error, settings.path_labels))
+        job.failed_html.unlink(missing_ok=True)  # an earlier run's failing cell is not this failure
         result.seconds = time.perf_counter() - started
         return result
     settings.work_dir.mkdir(parents=True, exist_ok=True)
@@ -227,9 +231,7 @@ def run_job(job: Job, settings: RunSettings) -> JobResult:
                 f"the card would be {size / 2**20:.1f} MiB, more than the limit of {settings.max_card_bytes / 2**20:g} MiB "
                 "(--max-card-mb): a cell printed or drew far too much"
             )
-        job.out_dir.mkdir(parents=True, exist_ok=True)
-        write_atomic(job.html, html)
-        write_atomic(job.executed, executed)
+        write_atomic_many({job.html: html, job.executed: executed})
         job.failed_html.unlink(missing_ok=True)
     except KeyboardInterrupt:
         raise  # the run is being stopped: write nothing more

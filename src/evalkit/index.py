@@ -56,15 +56,15 @@ def cycle_index_html(
 ) -> str:
     """One row per program: ``entries`` hold ``id``, ``ok``, ``error``, ``previous`` and the scraps' record."""
     rows = []
-    for entry in sorted(entries, key=lambda e: (e.get("name") or e["id"])):
+    for entry in sorted(entries, key=lambda e: str(e.get("name") or e["id"])):
         ok = entry["ok"]
-        status = entry.get("status", "not_available") if ok else "failed"
+        status = entry.get("status", "not_available") if ok else ("pending" if entry.get("pending") else "failed")
         indicators = entry.get("indicators", []) if ok else []
         rows.append({
             **entry,
             "name": entry.get("name") or entry["id"],
             "status": status,
-            "status_label": STATUS_LABELS.get(status, "作成失敗"),
+            "status_label": STATUS_LABELS.get(status, "未作成" if status == "pending" else "作成失敗"),
             "rank": _RANK.get(status, len(_RANK)),
             "indicators": indicators,
             "href": f"{entry['id']}.html",
@@ -85,7 +85,8 @@ def cycle_index_html(
         plan_items=[(item.id, f"{'　' * len(ancestors)}{plan.levels[len(ancestors)]} {item.id} {item.name}") for item, ancestors in plan.walk()]
         if plan else [],
         changes=[(k, v) for k, v in CHANGE_LABELS.items() if k], change_labels=CHANGE_LABELS, arrows=CHANGE_ARROWS,
-        ok_count=sum(r["ok"] for r in rows), failed_count=sum(not r["ok"] for r in rows),
+        ok_count=sum(r["ok"] for r in rows), failed_count=sum(r["status"] == "failed" for r in rows),
+        pending_count=sum(r["status"] == "pending" for r in rows),
         cutoff=era_and_western(fiscal_year - results_lag),
     )
 

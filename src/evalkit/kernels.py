@@ -192,6 +192,8 @@ def stop_strays(keep: set[int]) -> list[str]:
             command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
         except OSError:
             command = str(pid)
+        if "multiprocessing.resource_tracker" in command or "multiprocessing.forkserver" in command:
+            continue  # Python's own helpers of this process, not something a card left behind
         try:
             group = os.getpgid(pid)
             if group != os.getpgid(0):  # its own group (the kernel's, or a session of its own): end all of it

@@ -1,7 +1,9 @@
-"""One batch at a time per output folder: an advisory lock file that names its holder.
+"""One batch at a time per output folder: an advisory lock on the folder itself, and a file naming the holder.
 
-``fcntl.flock`` is released by the kernel when the holder dies, even by
-SIGKILL, so a stale lock never blocks the next run.
+The lock is taken on the output folder's own inode, so every spelling of it
+(a symlink, another ``--state``) meets the same lock.  ``fcntl.flock`` is
+released by the kernel when the holder dies, even by SIGKILL, so a stale lock
+never blocks the next run.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ import fcntl
 import os
 import time
 from pathlib import Path
-from typing import IO
 
 __all__ = ["RunLock", "LockHeld"]
 
@@ -20,30 +21,32 @@ class LockHeld(Exception):
 
 
 class RunLock:
-    def __init__(self, path: Path, what: str):
-        self.path, self.what = path, what
-        self._handle: IO[str] | None = None
+    def __init__(self, holder_file: Path, folder: Path, what: str):
+        self.holder_file, self.folder, self.what = holder_file, folder, what
+        self._fd: int | None = None
+
+    def _holder(self) -> str:
+        try:
+            return self.holder_file.read_text(encoding="utf-8").strip() or "another process"
+        except OSError:
+            return "another process"
 
     def __enter__(self) -> RunLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+", encoding="utf-8")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.folder.resolve(), os.O_RDONLY)
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            handle.close()
-            raise LockHeld(f"another evalkit run ({holder}) is writing {self.what}; wait for it to end, or stop it") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
-        handle.flush()
-        self._handle = handle
+            os.close(fd)
+            raise LockHeld(f"another evalkit run ({self._holder()}) is writing {self.what}; wait for it to end, or stop it") from None
+        self._fd = fd
+        self.holder_file.parent.mkdir(parents=True, exist_ok=True)
+        self.holder_file.write_text(f"pid {os.getpid()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}\n", encoding="utf-8")
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._handle is not None:
-            self._handle.truncate(0)
-            fcntl.flock(self._handle, fcntl.LOCK_UN)
-            self._handle.close()
-            self._handle = None
+        if self._fd is not None:
+            self.holder_file.unlink(missing_ok=True)
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
