@@ -290,6 +290,8 @@ def test_output_limit_unprintable_output_and_data_errors_raised_in_the_kernel(tm
     out = project / "outputs"
     assert leftovers(out) == [] and (out / "2019/index.html").exists()
     assert not (out / "2019/kakogawa-shogaisha-sports.html").exists()
+    failed_page = out / "2019/kakogawa-shogaisha-sports.failed.html"
+    assert failed_page.stat().st_size < 2 * 2**20 and "出力が大きすぎるため省略しました" in failed_page.read_text(encoding="utf-8")
 
 
 def test_unusable_folders_are_one_message_and_exit_2(tmp_path):

@@ -405,12 +405,18 @@ def _record(cache: Cache, job: Job, fingerprint: str, result: JobResult) -> None
     )
 
 
+def _float(value: Any) -> float:
+    """A cached number, NaN when there is none (or the cache holds something else)."""
+    try:
+        return math.nan if value is None else float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
 def _result(record: dict[str, Any]) -> ProgramResult:
-    score = record.get("score")
-    cost = record.get("total_cost")
-    return ProgramResult(program_id=record["id"], name=record.get("name") or record["id"], status=record["status"],
-                         score=math.nan if score is None else float(score), policy=record.get("policy"),
-                         total_cost=math.nan if cost is None else float(cost), cost_unit=record.get("cost_unit"))
+    return ProgramResult(program_id=record["id"], name=str(record.get("name") or record["id"]), status=str(record["status"]),
+                         score=_float(record.get("score")), policy=record.get("policy"),
+                         total_cost=_float(record.get("total_cost")), cost_unit=record.get("cost_unit"))
 
 
 def _write_plan_pages(folder: Path, pages: dict[str, str]) -> None:

@@ -174,12 +174,25 @@ def _publishable(node: nbformat.NotebookNode, job: Job, settings: RunSettings) -
     return scrub_paths(nbformat.writes(node), settings.path_labels)
 
 
+def _trimmed(node: nbformat.NotebookNode, limit: int) -> nbformat.NotebookNode:
+    """The failing notebook with any output too large to publish replaced by a note (the error cell is small)."""
+    share = max(limit // 20, 10_000)
+    for cell in node.cells:
+        for output in cell.get("outputs", []):
+            texts = [output.get("text")] + list(output.get("data", {}).values())
+            if sum(len(str(t)) for t in texts if t) > share:
+                output.clear()
+                note = f"（出力が大きすぎるため省略しました：{share:,}文字を超えています）\n"
+                output.update(nbformat.v4.new_output("stream", name="stdout", text=note))
+    return node
+
+
 def _write_failed_page(job: Job, partial: Path, settings: RunSettings) -> str | None:
     """The notebook with its failing cell, code shown; never raises (returns why it could not be written)."""
     try:
         if not partial.exists():
             return None
-        failed = nbformat.read(str(partial), as_version=4)
+        failed = _trimmed(nbformat.read(str(partial), as_version=4), settings.max_card_bytes)
         page = notebook_to_html(failed, title=f"{job.program_id} — 実行エラー", show_code=True)
         write_atomic(job.failed_html, printable(scrub_paths(page, settings.path_labels)))
         return None
