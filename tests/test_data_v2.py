@@ -446,8 +446,6 @@ def test_several_cross_reference_problems_are_reported_together(write_program):
     assert {k for k, _ in error.problems} >= {"sheets.R5.overrides[0].indicator", "sheets.R6.finding_updates[0].id"}
 
 
-@pytest.mark.xfail(strict=True, reason="cross-reference checks (Program._consistent, an after-validator) do not run when any "
-                   "field has an error, so a bad override status hides an unknown override indicator in the same file")
 def test_a_field_problem_and_a_cross_reference_problem_are_reported_together(write_program):
     value = data(sheets__R5__overrides=[
         {"indicator": "zzz", "status": "moderate_progress", "reason": "x"},  # unknown indicator

@@ -202,8 +202,6 @@ def test_several_field_problems_are_reported_together(tmp_path):
     assert {key for key, _ in error.problems} == {"name", "levels", "items[0].id", "items[1].items[0].name"}
 
 
-@pytest.mark.xfail(strict=True, reason="the tree check (CityPlan._tree, an after-validator) does not run when any field has an "
-                   "error: a missing name hides a duplicate id in the same file (one message per problem)")
 def test_a_field_problem_and_a_tree_problem_are_reported_together(tmp_path):
     def change(p):
         p["items"][0].pop("name")  # field problem

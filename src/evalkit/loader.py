@@ -17,9 +17,9 @@ from pydantic import BaseModel, ValidationError
 
 from .cycle import Cycle
 from .errors import ProgramDataError, shown
-from .model import PLAN_ID_PATTERN, PROGRAM_ID_PATTERN, Program
-from .plan import CityPlan
-from .years import era_label
+from .model import PLAN_ID_PATTERN, PROGRAM_ID_PATTERN, Program, cross_reference_problems
+from .plan import CityPlan, tree_problems
+from .years import era_label, fiscal_year
 
 __all__ = [
     "read_yaml", "load_program", "load_programs", "load_cycle", "load_cycles",
@@ -247,8 +247,34 @@ def _validate(model: type[BaseModel], data: dict, path: Path, year_keyed: set[st
                     problems.append((f"{key}.{head}" if key else head, rest))
                 else:
                     problems.append((key, message))
+        for extra in _second_pass(model, data):  # what keys say of each other, checked on the parts that are valid
+            if extra not in problems:
+                problems.append(extra)
         key, message = problems[0]
         raise ProgramDataError(str(path), key, message, problems=problems) from None
+
+
+def _second_pass(model: type[BaseModel], data: dict) -> list[tuple[str, str]]:
+    """Cross-key problems of a file whose own keys failed: pydantic skips a model's after-checks then, so they
+    are run here on the parts that are valid, and every problem of the file is reported in one pass."""
+    lines: list[str] = []
+    if model is Program:
+        indicators = data.get("indicators") if isinstance(data.get("indicators"), list) else []
+        ids = [item.get("id") for item in indicators if isinstance(item, dict) and isinstance(item.get("id"), str)]
+        sheets = {}
+        raw_sheets = data.get("sheets") if isinstance(data.get("sheets"), dict) else {}
+        for key, raw in raw_sheets.items():
+            try:
+                sheets[fiscal_year(key)] = raw if isinstance(raw, dict) else {}
+            except ValueError:
+                continue
+        logic = data.get("logic") if isinstance(data.get("logic"), dict) else None
+        lines = cross_reference_problems(ids, sheets, logic)
+    elif model is CityPlan and isinstance(data.get("levels"), list) and isinstance(data.get("items"), list):
+        levels = [level for level in data["levels"] if isinstance(level, str)]
+        if 1 <= len(levels) <= 4:
+            lines = tree_problems(levels, data["items"])
+    return [(head, rest) for head, _, rest in (line.partition(": ") for line in lines)]
 
 
 def load_program(path: str | Path) -> Program:

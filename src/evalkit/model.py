@@ -45,6 +45,7 @@ __all__ = [
     "LOGIC_LEVEL_LABELS",
     "LogicNode",
     "Logic",
+    "cross_reference_problems",
 ]
 
 NO_DATA_MARKERS = frozenset({"-", "－", "—", "―", ""})
@@ -379,63 +380,12 @@ class Program(_Strict):
     @model_validator(mode="after")
     def _consistent(self) -> Program:
         """What keys say of each other: unique ids, overrides and findings naming what exists, updates after their finding."""
-        problems = []
-        ids = [indicator.id for indicator in self.indicators]
-        for i, indicator_id in enumerate(ids):
-            if indicator_id in ids[:i]:
-                problems.append(f"indicators[{i}].id: duplicate indicator id {indicator_id!r}")
-        problems.extend(self._logic_problems(ids))
-        raised: dict[str, int] = {}
-        for year in sorted(self.sheets):
-            sheet, where = self.sheets[year], f"sheets.{_label(year)}"
-            for i, override in enumerate(sheet.overrides):
-                if override.indicator not in ids:
-                    problems.append(f"{where}.overrides[{i}].indicator: expected an indicator id of this file "
-                                    f"({', '.join(ids) or 'none'}), got {shown(override.indicator)}")
-            findings = sheet.external_evaluation.findings if sheet.external_evaluation else []
-            for i, finding in enumerate(findings):
-                key = f"{where}.external_evaluation.findings[{i}]"
-                if finding.id in raised:
-                    problems.append(f"{key}.id: duplicate finding id {finding.id!r} (also raised in {_label(raised[finding.id])})")
-                elif any(other.id == finding.id for other in findings[:i]):
-                    problems.append(f"{key}.id: duplicate finding id {finding.id!r} (also raised earlier in this sheet)")
-                if finding.about is not None and finding.about not in ids and finding.about not in FINDING_SUBJECTS:
-                    problems.append(f"{key}.about: expected an indicator id of this file or one of "
-                                    f"{', '.join(FINDING_SUBJECTS)}, got {shown(finding.about)}")
-            for i, update in enumerate(sheet.finding_updates):
-                if any(f.id == update.id for f in findings):
-                    problems.append(f"{where}.finding_updates[{i}].id: {update.id!r} is raised in this same sheet; "
-                                    f"expected a finding of an earlier sheet")
-                elif update.id not in raised:
-                    problems.append(f"{where}.finding_updates[{i}].id: expected the id of a finding of an earlier sheet, "
-                                    f"got {shown(update.id)}")
-            for finding in findings:
-                raised.setdefault(finding.id, year)
+        sheets = {year: sheet.model_dump(by_alias=True) for year, sheet in self.sheets.items()}
+        logic = self.logic.model_dump() if self.logic else None
+        problems = cross_reference_problems([i.id for i in self.indicators], sheets, logic)
         if problems:
             raise ValueError("\n".join(problems))
         return self
-
-    def _logic_problems(self, indicator_ids: list[str]) -> list[str]:
-        if self.logic is None:
-            return []
-        problems = []
-        levels = {}
-        for i, node in enumerate(self.logic.nodes):
-            if node.id in levels:
-                problems.append(f"logic.nodes[{i}].id: duplicate node id {node.id!r}")
-            levels[node.id] = LOGIC_LEVELS.index(node.level)
-            for j, indicator in enumerate(node.indicators):
-                if indicator not in indicator_ids:
-                    problems.append(f"logic.nodes[{i}].indicators[{j}]: expected an indicator id of this file "
-                                    f"({', '.join(indicator_ids) or 'none'}), got {shown(indicator)}")
-        for i, (source, target) in enumerate(self.logic.links):
-            unknown = [end for end in (source, target) if end not in levels]
-            if unknown:
-                problems.append(f"logic.links[{i}]: expected node ids of logic.nodes, got unknown {', '.join(map(repr, unknown))}")
-            elif levels[source] >= levels[target]:
-                problems.append(f"logic.links[{i}]: a link must go up a level (活動 → … → 最終アウトカム); {source!r} "
-                                f"({LOGIC_LEVELS[levels[source]]}) → {target!r} ({LOGIC_LEVELS[levels[target]]}) does not")
-        return problems
 
     def sheet(self, fiscal_year: int) -> Sheet | None:
         """The sheet written in evaluation year ``fiscal_year``, if any."""
@@ -444,3 +394,84 @@ class Program(_Strict):
     @property
     def outcome_indicators(self) -> list[Indicator]:
         return [i for i in self.indicators if i.kind == "outcome"]
+
+
+def _dicts(value: Any) -> list[dict]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def cross_reference_problems(ids: list[str], sheets: dict[int, Any], logic: Any) -> list[str]:
+    """The problems of what a program's keys say of each other, one ``key.path: message`` line each.
+
+    Works on plain data (sheets and logic as mappings), so that the loader can run it on a file whose other
+    keys are invalid and report every problem in one pass; :class:`Program` runs it on its own dump.
+    """
+    problems = []
+    for i, indicator_id in enumerate(ids):
+        if indicator_id in ids[:i]:
+            problems.append(f"indicators[{i}].id: duplicate indicator id {indicator_id!r}")
+    problems.extend(_logic_problems(logic if isinstance(logic, dict) else None, ids))
+    raised: dict[str, int] = {}
+    for year in sorted(sheets):
+        sheet, where = sheets[year] if isinstance(sheets[year], dict) else {}, f"sheets.{_label(year)}"
+        for i, override in enumerate(sheet.get("overrides") or []):
+            indicator = override.get("indicator") if isinstance(override, dict) else None
+            if isinstance(indicator, str) and indicator not in ids:
+                problems.append(f"{where}.overrides[{i}].indicator: expected an indicator id of this file "
+                                f"({', '.join(ids) or 'none'}), got {shown(indicator)}")
+        evaluation = sheet.get("external_evaluation") if isinstance(sheet.get("external_evaluation"), dict) else {}
+        findings = evaluation.get("findings") if isinstance(evaluation.get("findings"), list) else []
+        finding_ids = [f.get("id") if isinstance(f, dict) else None for f in findings]
+        for i, finding in enumerate(findings):
+            if not isinstance(finding, dict):
+                continue
+            key, finding_id, about = f"{where}.external_evaluation.findings[{i}]", finding.get("id"), finding.get("about")
+            if isinstance(finding_id, str) and finding_id in raised:
+                problems.append(f"{key}.id: duplicate finding id {finding_id!r} (also raised in {_label(raised[finding_id])})")
+            elif isinstance(finding_id, str) and finding_id in finding_ids[:i]:
+                problems.append(f"{key}.id: duplicate finding id {finding_id!r} (also raised earlier in this sheet)")
+            if isinstance(about, str) and about not in ids and about not in FINDING_SUBJECTS:
+                problems.append(f"{key}.about: expected an indicator id of this file or one of "
+                                f"{', '.join(FINDING_SUBJECTS)}, got {shown(about)}")
+        for i, update in enumerate(sheet.get("finding_updates") or []):
+            update_id = update.get("id") if isinstance(update, dict) else None
+            if not isinstance(update_id, str):
+                continue
+            if update_id in finding_ids:
+                problems.append(f"{where}.finding_updates[{i}].id: {update_id!r} is raised in this same sheet; "
+                                f"expected a finding of an earlier sheet")
+            elif update_id not in raised:
+                problems.append(f"{where}.finding_updates[{i}].id: expected the id of a finding of an earlier sheet, "
+                                f"got {shown(update_id)}")
+        for finding_id in finding_ids:
+            if isinstance(finding_id, str):
+                raised.setdefault(finding_id, year)
+    return problems
+
+
+def _logic_problems(logic: dict | None, indicator_ids: list[str]) -> list[str]:
+    if logic is None:
+        return []
+    problems = []
+    levels: dict[str, int] = {}
+    for i, node in enumerate(logic.get("nodes") or []):
+        if not isinstance(node, dict) or not isinstance(node.get("id"), str):
+            continue
+        if node["id"] in levels:
+            problems.append(f"logic.nodes[{i}].id: duplicate node id {node['id']!r}")
+        levels[node["id"]] = LOGIC_LEVELS.index(node["level"]) if node.get("level") in LOGIC_LEVELS else -1
+        for j, indicator in enumerate(node.get("indicators") or []):
+            if isinstance(indicator, str) and indicator not in indicator_ids:
+                problems.append(f"logic.nodes[{i}].indicators[{j}]: expected an indicator id of this file "
+                                f"({', '.join(indicator_ids) or 'none'}), got {shown(indicator)}")
+    for i, link in enumerate(logic.get("links") or []):
+        if not (isinstance(link, list) and len(link) == 2 and all(isinstance(end, str) for end in link)):
+            continue
+        source, target = link
+        unknown = [end for end in (source, target) if end not in levels]
+        if unknown:
+            problems.append(f"logic.links[{i}]: expected node ids of logic.nodes, got unknown {', '.join(map(repr, unknown))}")
+        elif min(levels[source], levels[target]) >= 0 and levels[source] >= levels[target]:
+            problems.append(f"logic.links[{i}]: a link must go up a level (活動 → … → 最終アウトカム); {source!r} "
+                            f"({LOGIC_LEVELS[levels[source]]}) → {target!r} ({LOGIC_LEVELS[levels[target]]}) does not")
+    return problems

@@ -5,13 +5,13 @@ Programs name a leaf item with ``policy``; :func:`policy_problem` says when one 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
 
 from .model import PLAN_ID_PATTERN
 
-__all__ = ["PlanItem", "CityPlan", "UNASSIGNED", "UNASSIGNED_LABEL", "policy_problem"]
+__all__ = ["PlanItem", "CityPlan", "UNASSIGNED", "UNASSIGNED_LABEL", "policy_problem", "tree_problems"]
 
 #: the roll-up item of programs without a (valid) policy, or of a city without a plan
 UNASSIGNED = "unassigned"
@@ -36,25 +36,7 @@ class CityPlan(_Strict):
     @model_validator(mode="after")
     def _tree(self) -> CityPlan:
         """Unique ids; every item above the last level has items, no item of the last level has any."""
-        problems: list[str] = []
-        seen: dict[str, str] = {}
-
-        def walk(items: list[PlanItem], path: str, depth: int) -> None:
-            for i, item in enumerate(items):
-                key = f"{path}[{i}]"
-                if item.id in seen:
-                    problems.append(f"{key}.id: duplicate id {item.id!r} (also {seen[item.id]})")
-                seen.setdefault(item.id, key)
-                last = depth >= len(self.levels)
-                if last and item.items:
-                    problems.append(f"{key}.items: {self.levels[-1]} is the last level; expected no items below it")
-                    continue  # the levels end here: what lies below is not checked again
-                if not last and not item.items:
-                    problems.append(f"{key}.items: expected the {self.levels[depth]} under this {self.levels[depth - 1]} "
-                                    f"(the plan has {len(self.levels)} levels: {', '.join(self.levels)})")
-                walk(item.items, f"{key}.items", depth + 1)
-
-        walk(self.items, "items", 1)
+        problems = tree_problems(self.levels, [item.model_dump() for item in self.items])
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -103,3 +85,34 @@ def policy_problem(plan: CityPlan | None, policy: str | None) -> str | None:
         return f"expected the id of an item of the last level ({plan.levels[-1]}), got {policy!r}, a {level}"
     shown = ", ".join(leaves[:12]) + (" …" if len(leaves) > 12 else "")
     return f"expected the id of a {plan.levels[-1]} of data/plan.yaml ({shown}), got {policy!r}"
+
+
+def tree_problems(levels: list[str], items: list[Any]) -> list[str]:
+    """The problems of the plan's tree, one ``key.path: message`` line each, on plain data (mappings with ``id``
+    and ``items``): used by :class:`CityPlan` and, when another key of the file is invalid, by the loader."""
+    problems: list[str] = []
+    seen: dict[str, str] = {}
+
+    def walk(entries: list[Any], path: str, depth: int) -> None:
+        for i, item in enumerate(entries):
+            if not isinstance(item, dict):
+                continue
+            key, children = f"{path}[{i}]", item.get("items") or []
+            item_id = item.get("id")
+            if isinstance(item_id, str):
+                if item_id in seen:
+                    problems.append(f"{key}.id: duplicate id {item_id!r} (also {seen[item_id]})")
+                seen.setdefault(item_id, key)
+            last = depth >= len(levels)
+            if last and children:
+                problems.append(f"{key}.items: {levels[-1]} is the last level; expected no items below it")
+                continue  # the levels end here: what lies below is not checked again
+            if not last and not children:
+                problems.append(f"{key}.items: expected the {levels[depth]} under this {levels[depth - 1]} "
+                                f"(the plan has {len(levels)} levels: {', '.join(levels)})")
+            if isinstance(children, list):
+                walk(children, f"{key}.items", depth + 1)
+
+    if levels:
+        walk(items, "items", 1)
+    return problems
