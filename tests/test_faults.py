@@ -358,3 +358,38 @@ def test_cached_validation_results_are_trusted_only_for_the_same_evalkit_and_nev
     assert error_planned(environment_digest()) == "a stale error"  # same evalkit, same file: the cached result stands
     assert error_planned("an older evalkit") is None  # validated again
     assert error_planned(environment_digest(), force=True) is None  # --force always validates again
+
+
+def test_a_bad_plan_a_non_leaf_policy_or_a_link_down_a_level_fails_only_the_programs_concerned(tmp_path):
+    from conftest import SAMPLE_CITY
+
+    project = copy_project(tmp_path, city=SAMPLE_CITY)
+    plan = project / "data/plan.yaml"
+    good_plan = plan.read_text(encoding="utf-8")
+    only = ("--year", "2024", "--program", "sample-bosai", "--program", "sample-keiro-shukukin", "--quiet")
+    # sample-bosai names the 施策 "3-1"; sample-keiro-shukukin names no policy
+    plan.write_text(good_plan.replace('id: "3-2"', 'id: "3-1"', 1), encoding="utf-8")
+    result = run_cli(project, *only)
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.startswith("1 rendered, 0 skipped (unchanged), 1 failed")
+    assert "evalkit: data/plan.yaml: items[2].items[1].id: duplicate id '3-1'" in result.stderr
+    assert "FAILED 2024/sample-bosai: data/plan.yaml: items[2].items[1].id: duplicate id '3-1'" in result.stderr
+    assert (project / "outputs/2024/sample-keiro-shukukin.html").exists()
+
+    plan.write_text(good_plan, encoding="utf-8")
+    bosai = project / "data/programs/sample-bosai.yaml"
+    bosai.write_text(bosai.read_text(encoding="utf-8").replace('policy: "3-1"', 'policy: "3"'), encoding="utf-8")
+    kenshin = project / "data/programs/sample-kenshin.yaml"
+    text = kenshin.read_text(encoding="utf-8")
+    first_link = next(line for line in text.splitlines() if line.strip().startswith("- [") and "," in line)
+    source, target = first_link.strip()[3:-1].split(", ")
+    kenshin.write_text(text.replace(first_link, first_link.replace(f"[{source}, {target}]", f"[{target}, {source}]")), encoding="utf-8")
+    result = run_cli(project, "--year", "2024", "--program", "sample-bosai", "--program", "sample-kenshin", "--program",
+                     "sample-keiro-shukukin", "--quiet")
+    assert result.returncode == 1
+    failed = sorted(line for line in result.stderr.splitlines() if line.startswith("FAILED"))
+    assert len(failed) == 2
+    assert failed[0].startswith("FAILED 2024/sample-bosai: data/programs/sample-bosai.yaml: policy: expected the id of an item of the "
+                                "last level (施策), got '3', a 基本目標")
+    assert failed[1].startswith("FAILED 2024/sample-kenshin: data/programs/sample-kenshin.yaml: logic.links[0]: a link must go up a level")
+    assert result.stdout.startswith("1 rendered, 0 skipped (unchanged), 2 failed")  # the plan changed back: keiro re-rendered

@@ -172,8 +172,6 @@ def plan_batch(options: BatchOptions, cache: Cache, digest: Callable[[Path], str
     """Every card of every cycle, and the selection; refreshes the cache's knowledge of program files."""
     known = _known_sheet_years(options, cache, digest)
     try:
-        if plan_path(options.data_dir).exists():
-            load_plan(plan_path(options.data_dir))  # a bad plan is configuration: say so before any card runs
         found = load_cycles(options.params_dir)
         planned = plan_jobs(found, options.data_dir, options.out_dir, options.notebooks_dir, sheet_years=known)
     except ProgramDataError as exc:
@@ -525,15 +523,22 @@ def _run_locked(
     cache = Cache.load(options.cache_file, warn=say)
     for path in ignored_files(programs_dir(options.data_dir)) + ignored_files(options.params_dir):
         say(f"{path}: ignored (only *.yaml files whose name does not start with '.' are read)")
+    city_plan = None
+    if plan_path(options.data_dir).exists():
+        try:
+            city_plan = load_plan(plan_path(options.data_dir))
+        except ProgramDataError as exc:  # it costs the programs that name a policy, not the others
+            for line in str(exc).splitlines():
+                say(f"{line} (the programs that name a policy fail until the plan is fixed)")
     digest = lru_cache(maxsize=None)(file_digest)  # each shared file hashed once per run
     plan = plan_batch(options, cache, digest)
     touched, moved = withdraw_stale(plan, cache, options.out_dir, options.withdrawn_dir)
     if moved:
         say(f"withdrew the pages of programs or cycles that no longer exist (moved to {options.withdrawn_dir}): {', '.join(moved)}")
     # a card also shows its previous cycle's judgement: every cycle file is part of what it depends on
-    city_plan = plan_path(options.data_dir)
+    plan_file = plan_path(options.data_dir)
     settings = {**options.fingerprint_settings(), "cycles": sorted(digest(path) for path, _ in plan.cycles.values()),
-                "plan": digest(city_plan) if city_plan.exists() else None}  # the plan names every card's 施策
+                "plan": digest(plan_file) if plan_file.exists() else None}  # the plan names every card's 施策
     fingerprints = {
         job.key: job_fingerprint(job.notebook, job.cycle_file, job.program_file, job.parameters, digest, settings) for job in plan.selected
     }
@@ -568,7 +573,6 @@ def _run_locked(
         execute(decision.to_run, options, done)
     finally:
         cache.save(options.cache_file)
-    city_plan = load_plan(plan_path(options.data_dir)) if plan_path(options.data_dir).exists() else None
     write_indexes(plan, cache, options.out_dir, {job.fiscal_year for job in decision.to_run} | touched, root=bool(moved), city_plan=city_plan)
     summary.seconds = time.perf_counter() - started
     return summary

@@ -189,8 +189,14 @@ def load_card(
     params = Path(params_dir) if params_dir is not None else Path(data_dir).parent / "params"
     cycles = [cycle for _, cycle in load_cycles(params)] if params.is_dir() else []
     check_conclusions(program, cycles, data_file, up_to=int(fiscal_year))
-    plan = load_plan(plan_path(data_dir)) if plan_path(data_dir).is_file() else None
-    problem = policy_problem(plan, program.policy)
-    if problem:
-        raise ProgramDataError(data_file, "policy", problem)
+    plan = None
+    if program.policy is not None:  # only a program that names a policy depends on the plan (and fails with it)
+        try:
+            plan = load_plan(plan_path(data_dir)) if plan_path(data_dir).is_file() else None
+        except ProgramDataError as exc:  # named as the data folder sees it, like the program file
+            plan_file = f"{Path(data_dir).resolve().name}/{plan_path(data_dir).name}"
+            raise ProgramDataError(plan_file, exc.key, exc.message, problems=exc.problems) from None
+        problem = policy_problem(plan, program.policy)
+        if problem:
+            raise ProgramDataError(data_file, "policy", problem)
     return build_card(program, fiscal_year, results_lag, data_file=data_file, cycles=cycles, plan=plan, **options)
