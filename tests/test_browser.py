@@ -247,3 +247,25 @@ def test_triage_lists_programs_with_reasons_and_can_be_narrowed_and_printed(brow
     page.close()
     csv_text = (rendered_city / "2024/triage.csv").read_text(encoding="utf-8-sig")
     assert csv_text.splitlines()[0] == "fiscal_year,program_id,program_name,organization,section,status,change,points,reasons"
+
+
+def test_the_plan_view_and_a_card_with_its_logic_graph_print_on_a4(browser, rendered_city, tmp_path):
+    page, _, _ = open_page(browser, rendered_city / "2024/plan/index.html")
+    pdf = tmp_path / "plan.pdf"
+    page.pdf(path=str(pdf), format="A4", print_background=True)
+    names = page.eval_on_selector_all("table.plan-tree tbody th a", "as => as.map(a => a.innerText)")
+    page.close()
+    text = _normal("".join(p.extract_text() or "" for p in PdfReader(str(pdf)).pages))
+    assert all(_pattern(_normal(name)[:6]).search(text) for name in names)  # every item of the plan is on paper (level and id)
+    card = rendered_city / "2024/sample-bosai.html"
+    page, _, _ = open_page(browser, card)
+    page.emulate_media(media="print")
+    box = page.locator("svg.logic-graph").bounding_box()
+    pdf = tmp_path / "card.pdf"
+    page.pdf(path=str(pdf), format="A4", print_background=True)
+    page.close()
+    # A4 at 96 dpi less the page margins: the graph fits one page, so it is never cut (break-inside: avoid)
+    assert box["height"] < (297 - 15 - 16) / 25.4 * 96 and box["width"] < (210 - 28) / 25.4 * 96
+    pages = [_normal(p.extract_text() or "") for p in PdfReader(str(pdf)).pages]
+    holding = [i for i, t in enumerate(pages) if "長期・最終アウトカムにつながる矢印がない" in t or _pattern("成果につながる矢印がない").search(t)]
+    assert len(holding) <= 1  # the graph's words are on one page
