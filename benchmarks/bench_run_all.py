@@ -230,11 +230,8 @@ def main() -> None:
 
 def cache_path_at_scale(count: int) -> float:
     """Time a no-change run over ``count`` jobs whose cache entries and cards already exist (no kernels)."""
-    from evalkit.batch import BatchOptions
+    from evalkit.batch import BatchOptions, card_fingerprints, plan_batch
     from evalkit.cache import Cache, CardEntry
-    from evalkit.fingerprint import job_fingerprint
-    from evalkit.jobs import plan_jobs
-    from evalkit.loader import load_cycles
 
     with tempfile.TemporaryDirectory(prefix="evalkit-cache-") as tmp:
         folder = Path(tmp)
@@ -250,13 +247,14 @@ def cache_path_at_scale(count: int) -> float:
         # a first run records what it learnt of each program file; the cards are then marked as rendered
         subprocess.run([sys.executable, str(ROOT / "run_all.py"), "--quiet", "--out", str(out), "--program", "bench-0000"],
                        cwd=folder, capture_output=True, check=False)
-        cache_file = BatchOptions(out_dir=out).cache_file
-        cache = Cache.load(cache_file)
-        for job in plan_jobs(load_cycles(folder / "params"), folder / "data", out, folder / "notebooks"):
+        options = BatchOptions(data_dir=folder / "data", params_dir=folder / "params", out_dir=out, notebooks_dir=folder / "notebooks")
+        cache = Cache.load(options.cache_file)
+        plan = plan_batch(options, cache)
+        for job, fingerprint in zip(plan.selected, card_fingerprints(options, plan).values(), strict=True):
             job.html.parent.mkdir(parents=True, exist_ok=True)
             job.html.write_text("card", encoding="utf-8")
-            cache.cards[job.key] = CardEntry(fingerprint=job_fingerprint(job.notebook, job.cycle_file, job.program_file, job.parameters), ok=True)
-        cache.save(cache_file)
+            cache.cards[job.key] = CardEntry(fingerprint=fingerprint, ok=True)
+        cache.save(options.cache_file)
         started = time.perf_counter()
         result = subprocess.run([sys.executable, str(ROOT / "run_all.py"), "--quiet", "--out", str(out)], cwd=folder,
                                 capture_output=True, text=True)

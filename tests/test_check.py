@@ -141,7 +141,7 @@ def test_check_cycle_lists_the_diagnostics_of_every_card_and_fails_only_on_probl
         "data/programs/p.yaml: a: [no_target] 目標値がない：成果指標「講座の開催回数」に目標値がありません。目標年度と目標値を設定してください。",
         "data/programs/p.yaml: a: [single_actual] 実績が1年度のみ：「講座の開催回数」の実績が1年度分しかなく、伸びを判定できません。過去の実績があれば記入してください。",
         "data/programs/p.yaml: a: [outcome_counts_activities] 成果指標が活動量（推定）：成果指標「講座の開催回数」は活動の量を数えているようです。"
-        "対象者の変化をはかる指標か確かめてください（推定）。",
+        "対象者の変化をはかる指標か確かめてください。",
     ]
     missing = evalkit("check", "--cycle", "2030", cwd=tmp_path)
     assert missing.returncode == 1 and "no cycle file for 2030" in missing.stdout

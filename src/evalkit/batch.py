@@ -53,7 +53,7 @@ from .triage import triage
 
 __all__ = [
     "BatchOptions", "BatchSummary", "ConfigError", "Terminated", "Plan", "Decision",
-    "plan_batch", "withdraw_stale", "decide", "execute", "write_indexes", "run_batch", "default_state_dir",
+    "plan_batch", "withdraw_stale", "card_fingerprints", "decide", "execute", "write_indexes", "run_batch", "default_state_dir",
 ]
 
 
@@ -234,6 +234,15 @@ def withdraw_stale(plan: Plan, cache: Cache, out_dir: Path, withdrawn_dir: Path)
     for key in [k for k in cache.cards if k not in planned_keys]:
         del cache.cards[key]
     return touched, moved
+
+
+def card_fingerprints(options: BatchOptions, plan: Plan, digest: Callable[[Path], str] = file_digest) -> dict[str, str]:
+    """Each selected card's fingerprint: its own inputs, plus what every card shows of the others (all the cycle
+    files, for the previous status; the city's plan, for its 施策) and the options that change a card."""
+    plan_file = plan_path(options.data_dir)
+    settings = {**options.fingerprint_settings(), "cycles": sorted(digest(path) for path, _ in plan.cycles.values()),
+                "plan": digest(plan_file) if plan_file.exists() else None}
+    return {job.key: job_fingerprint(job.notebook, job.cycle_file, job.program_file, job.parameters, digest, settings) for job in plan.selected}
 
 
 def decide(jobs: list[Job], cache: Cache, fingerprints: dict[str, str], force: bool = False) -> Decision:
@@ -536,12 +545,7 @@ def _run_locked(
     if moved:
         say(f"withdrew the pages of programs or cycles that no longer exist (moved to {options.withdrawn_dir}): {', '.join(moved)}")
     # a card also shows its previous cycle's judgement: every cycle file is part of what it depends on
-    plan_file = plan_path(options.data_dir)
-    settings = {**options.fingerprint_settings(), "cycles": sorted(digest(path) for path, _ in plan.cycles.values()),
-                "plan": digest(plan_file) if plan_file.exists() else None}  # the plan names every card's 施策
-    fingerprints = {
-        job.key: job_fingerprint(job.notebook, job.cycle_file, job.program_file, job.parameters, digest, settings) for job in plan.selected
-    }
+    fingerprints = card_fingerprints(options, plan, digest)
     decision = decide(plan.selected, cache, fingerprints, options.force)
 
     summary = BatchSummary(skipped=len(decision.unchanged), failed=len(decision.still_failing))

@@ -49,9 +49,9 @@ def data_files(folder: Path) -> Iterator[Path]:
     it would not (``*.yml``, and anything that is not a regular file), so that they are reported; hidden files are skipped."""
     if (folder / PLAN_FILE).is_file():
         yield folder / PLAN_FILE
-    folder = folder / "programs" if (folder / "programs").is_dir() else folder
-    for path in sorted(folder.iterdir()):
-        if not path.name.startswith(".") and path.suffix in {".yaml", ".yml"}:
+    programs = folder / "programs" if (folder / "programs").is_dir() else folder
+    for path in sorted(programs.iterdir()):
+        if not path.name.startswith(".") and path.suffix in {".yaml", ".yml"} and path != folder / PLAN_FILE:
             yield path
 
 
@@ -99,8 +99,9 @@ def check_paths(paths: list[Path]) -> list[str]:
             for i, program_id in enumerate(cycle.programs or []):
                 if program_id not in programs:
                     problems.append(f"{path}: programs[{i}]: no program file {program_id}.yaml among the files checked")
-    # a policy names a leaf of the plan checked with it (or of none, when a whole data folder without a plan was checked)
-    plan_known = bool(plans) or any(p.is_dir() and (p / "programs").is_dir() for p in paths)
+    # a policy names a leaf of the plan checked with it (or of none, when a whole data folder without a plan was
+    # checked); an invalid plan was reported above and is not held against every policy again
+    plan_known = bool(plans) or any(p.is_dir() and (p / "programs").is_dir() and not (p / PLAN_FILE).exists() for p in paths)
     for program_path, program in programs.values():
         if program is not None and program.policy is not None and plan_known:
             problem = policy_problem(plans[0] if plans else None, program.policy)

@@ -113,7 +113,7 @@ def diagnose(program: Program, fiscal_year: int, results_lag: int = 1, threshold
                                     f"{name}の実績が1年度分しかなく、伸びを判定できません。過去の実績があれば記入してください。"))
         if indicator.kind == "outcome" and any(word in indicator.name for word in ACTIVITY_WORDS):
             found.append(Diagnostic("outcome_counts_activities", indicator.id,
-                                    f"成果指標{name}は活動の量を数えているようです。対象者の変化をはかる指標か確かめてください（推定）。"))
+                                    f"成果指標{name}は活動の量を数えているようです。対象者の変化をはかる指標か確かめてください。"))
         if indicator.kind == "outcome" and not indicator.source:
             found.append(Diagnostic("no_source", indicator.id, f"成果指標{name}の根拠とした統計・データ（source）が書かれていません。"))
     sheet = program.sheet(fiscal_year)

@@ -414,11 +414,16 @@ def cross_reference_problems(ids: list[str], sheets: dict[int, Any], logic: Any)
     raised: dict[str, int] = {}
     for year in sorted(sheets):
         sheet, where = sheets[year] if isinstance(sheets[year], dict) else {}, f"sheets.{_label(year)}"
+        overridden: list[object] = []
         for i, override in enumerate(sheet.get("overrides") or []):
             indicator = override.get("indicator") if isinstance(override, dict) else None
             if isinstance(indicator, str) and indicator not in ids:
                 problems.append(f"{where}.overrides[{i}].indicator: expected an indicator id of this file "
                                 f"({', '.join(ids) or 'none'}), got {shown(indicator)}")
+            elif isinstance(indicator, str) and indicator in overridden:
+                problems.append(f"{where}.overrides[{i}].indicator: {indicator!r} already has an override in this sheet; "
+                                f"expected one judgement per indicator")
+            overridden.append(indicator)
         evaluation = sheet.get("external_evaluation") if isinstance(sheet.get("external_evaluation"), dict) else {}
         findings = evaluation.get("findings") if isinstance(evaluation.get("findings"), list) else []
         finding_ids = [f.get("id") if isinstance(f, dict) else None for f in findings]

@@ -16,6 +16,8 @@ __all__ = ["PlanItem", "CityPlan", "UNASSIGNED", "UNASSIGNED_LABEL", "policy_pro
 #: the roll-up item of programs without a (valid) policy, or of a city without a plan
 UNASSIGNED = "unassigned"
 UNASSIGNED_LABEL = "未分類"
+#: ids the plan view uses for its own pages (plan/index.html, plan/unassigned.html)
+RESERVED_ITEM_IDS = frozenset({"index", UNASSIGNED})
 
 
 class _Strict(BaseModel):
@@ -99,6 +101,8 @@ def tree_problems(levels: list[str], items: list[Any]) -> list[str]:
                 continue
             key, children = f"{path}[{i}]", item.get("items") or []
             item_id = item.get("id")
+            if item_id in RESERVED_ITEM_IDS:
+                problems.append(f"{key}.id: {item_id!r} names a page of the plan view; expected another id")
             if isinstance(item_id, str):
                 if item_id in seen:
                     problems.append(f"{key}.id: duplicate id {item_id!r} (also {seen[item_id]})")

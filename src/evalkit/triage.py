@@ -1,7 +1,7 @@
 """Triage for the committee: which programs of a cycle most need attention, and why; pure.
 
 Built from what each card recorded (its scraps, cached by the batch).  Each
-reason has a weight; programs are listed by the sum, then by status.  The
+reason has a weight; programs are listed by the sum, then by name.  The
 weights are a judgement, stated here and on the page, not a rule of the method.
 """
 
