@@ -166,6 +166,14 @@ def test_cycle_index_shows_change_findings_and_one_row_per_indicator(browser, re
     page.check("#filter-findings")
     visible = page.eval_on_selector_all("#programs tbody.program", "gs => gs.filter(g => !g.hidden).map(g => Number(g.dataset.findings))")
     assert visible and all(n > 0 for n in visible) and len(visible) < len(groups)
+    page.uncheck("#filter-findings")
+    page.locator("th[data-key=plan] button").click()  # grouped by plan item, in the plan's own order
+    ranks = page.eval_on_selector_all("#programs tbody.program", "gs => gs.map(g => Number(g.dataset.planRank))")
+    assert ranks == sorted(ranks) and len(set(ranks)) < len(ranks)  # programs of one 施策 stand together
+    page.select_option("#filter-plan", "3")  # a 基本目標: its 施策's programs
+    visible = page.eval_on_selector_all("#programs tbody.program", "gs => gs.filter(g => !g.hidden).map(g => g.dataset.plan)")
+    assert visible and all(plan.split()[0] == "3" for plan in visible)
+    page.select_option("#filter-plan", "")
     arrows = page.eval_on_selector_all("#programs .change", "es => es.map(e => e.innerText.trim()[0])")
     assert set(arrows) <= set("↑↓→＊－") and "↑" in arrows and "↓" in arrows
     page.close()

@@ -55,6 +55,7 @@ def cycle_index_html(
     fiscal_year: int, title: str | None, entries: list[dict[str, Any]], results_lag: int = 1, plan: CityPlan | None = None
 ) -> str:
     """One row per program: ``entries`` hold ``id``, ``ok``, ``error``, ``previous`` and the scraps' record."""
+    order = {item.id: i for i, (item, _) in enumerate(plan.walk())} if plan else {}  # the plan's own order, for grouping
     rows = []
     for entry in sorted(entries, key=lambda e: str(e.get("name") or e["id"])):
         ok = entry["ok"]
@@ -73,6 +74,8 @@ def cycle_index_html(
             "sort_progress": _first(indicators, "progress"),
             "change": entry.get("change", "") if ok else "",
             "plan_ids": " ".join(item.id for item in plan.path(entry.get("policy") or "")) if plan else "",
+            "plan_label": " ".join(f"{item.id} {item.name}" for item in plan.path(entry.get("policy") or "")[-1:]) if plan else "",
+            "plan_rank": order.get(entry.get("policy") or "", len(order)),
             "change_rank": _CHANGE_RANK.get(entry.get("change", "") if ok else "", len(_CHANGE_RANK)),
         })
     statuses = pd.Series([r["status"] for r in rows if r["ok"]], dtype=object)
