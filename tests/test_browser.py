@@ -225,7 +225,7 @@ def test_the_logic_graph_is_drawn_without_script_and_flags_an_unreached_activity
         assert errors == []
         svg = page.locator("svg.logic-graph").first
         assert svg.get_attribute("aria-label").startswith("ロジックモデル。")
-        assert page.locator("svg.logic-graph line.lg-link").count() >= 1
+        assert page.locator("svg.logic-graph path.lg-link").count() >= 1
         levels = page.eval_on_selector_all("svg.logic-graph text.lg-level", "ts => ts.map(t => t.textContent)")
         assert levels[0] == "活動" and levels[-1] == "最終アウトカム"
         if page.locator("svg.logic-graph .lg-warning").count():

@@ -28,23 +28,41 @@ def _wrap(text: str, width: int = CHARS) -> list[str]:
     return lines
 
 
+def _badge_lines(m: IndicatorAssessment) -> list[str]:
+    """The status as a symbol and its words, on two lines when the words would not fit the box."""
+    label = f"{SYMBOLS[m.status]} {m.status_label}"
+    if len(label) <= CHARS + 1 or "（" not in m.status_label:
+        return [label]
+    head, _, tail = m.status_label.partition("（")
+    return [f"{SYMBOLS[m.status]} {head}", f"（{tail}"]
+
+
 def logic_svg(program: Program, measures: dict[str, IndicatorAssessment]) -> str:
-    """The SVG markup of the program's ``logic`` graph (empty when it has none)."""
+    """The SVG markup of the program's ``logic`` graph (empty when it has none).
+
+    A link to the next column is a straight arrow across the gap; a link that
+    skips columns runs up into a channel above the boxes and down again in the
+    gap before its target, so it never passes behind a box it does not join.
+    """
     if program.logic is None or not program.logic.nodes:
         return ""
     unreached = set(unreached_nodes(program))
     levels = [level for level in LOGIC_LEVELS if any(n.level == level for n in program.logic.nodes)]
+    column_of = {n.id: levels.index(n.level) for n in program.logic.nodes}
+    links = [(a, b) for a, b in program.logic.links if a in column_of and b in column_of]
+    skipping = [link for link in links if column_of[link[1]] - column_of[link[0]] > 1]
+    top = 26.0 + 7 * len(skipping)  # room for one channel per skipping link
     boxes: dict[str, tuple[float, float, float, float]] = {}
     parts: list[str] = []
     heights = []
     for column, level in enumerate(levels):
-        x, y = column * (COLUMN + GAP), 30.0
-        parts.append(f'<text x="{x + COLUMN / 2}" y="16" text-anchor="middle" class="lg-level">{escape(LOGIC_LEVEL_LABELS[level])}</text>')
+        x, y = column * (COLUMN + GAP), top
+        parts.append(f'<text x="{x + COLUMN / 2}" y="13" text-anchor="middle" class="lg-level">{escape(LOGIC_LEVEL_LABELS[level])}</text>')
         for node in (n for n in program.logic.nodes if n.level == level):
             lines = _wrap(node.text)
-            badges = [measures[i] for i in node.indicators if i in measures]
+            badges = [(_wrap(f"▸{measures[i].name}", CHARS + 1), _badge_lines(measures[i])) for i in node.indicators if i in measures]
             extra = 1 if node.id in unreached or (level in ("short", "mid", "long") and not node.indicators) else 0
-            height = PAD * 2 + LINE * (len(lines) + 2 * len(badges) + extra)
+            height = PAD * 2 + LINE * (len(lines) + sum(len(n) + len(b) for n, b in badges) + extra)
             dashed = ' stroke-dasharray="6 4"' if node.id in unreached else ""
             parts.append(f'<g class="lg-node" id="lg-{escape(node.id)}"><rect x="{x}" y="{y}" width="{COLUMN}" height="{height}" rx="6" '
                          f'class="lg-box lg-{level}"{dashed}/>')
@@ -52,13 +70,13 @@ def logic_svg(program: Program, measures: dict[str, IndicatorAssessment]) -> str
             for line in lines:
                 parts.append(f'<text x="{x + PAD}" y="{ty}" class="lg-text">{escape(line)}</text>')
                 ty += LINE
-            for m in badges:
-                for line in _wrap(f"▸{m.name}", CHARS + 1)[:1]:
+            for (name_lines, badge_lines), m in zip(badges, (measures[i] for i in node.indicators if i in measures), strict=True):
+                for line in name_lines:
                     parts.append(f'<text x="{x + PAD}" y="{ty}" class="lg-indicator">{escape(line)}</text>')
-                ty += LINE
-                parts.append(f'<text x="{x + PAD + 8}" y="{ty}" class="lg-badge lg-status-{m.status}">'
-                             f'{SYMBOLS[m.status]} {escape(m.status_label)}</text>')
-                ty += LINE
+                    ty += LINE
+                for line in badge_lines:
+                    parts.append(f'<text x="{x + PAD + 6}" y="{ty}" class="lg-badge lg-status-{m.status}">{escape(line)}</text>')
+                    ty += LINE
             if node.id in unreached:
                 parts.append(f'<text x="{x + PAD}" y="{ty}" class="lg-warning">※成果につながる矢印がない</text>')
             elif level in ("short", "mid", "long") and not node.indicators:
@@ -68,11 +86,19 @@ def logic_svg(program: Program, measures: dict[str, IndicatorAssessment]) -> str
             y += height + 14
         heights.append(y)
     arrows = []
-    for source, target in program.logic.links:
-        if source in boxes and target in boxes:
-            sx, sy, sw, sh = boxes[source]
-            tx, ty, _, th = boxes[target]
-            arrows.append(f'<line x1="{sx + sw}" y1="{sy + sh / 2}" x2="{tx - 3}" y2="{ty + th / 2}" class="lg-link" marker-end="url(#lg-arrow)"/>')
+    for source, target in links:
+        sx, sy, sw, sh = boxes[source]
+        tx, ty, _, th = boxes[target]
+        y1, y2 = sy + sh / 2, ty + th / 2
+        if (source, target) in skipping:
+            k = skipping.index((source, target))
+            share = (k + 1) / (len(skipping) + 1)  # each skipping link its own channel and its own verticals
+            channel = 20 + 7 * k
+            out_x, in_x = sx + sw + GAP * share, tx - GAP * share
+            path = f"M{sx + sw},{y1} H{out_x} V{channel} H{in_x} V{y2} H{tx - 3}"
+        else:
+            path = f"M{sx + sw},{y1} L{tx - 3},{y2}"
+        arrows.append(f'<path d="{path}" class="lg-link" fill="none" marker-end="url(#lg-arrow)"/>')
     width = len(levels) * (COLUMN + GAP) - GAP
     height = max(heights) + 4
     return (
