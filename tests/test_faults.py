@@ -366,15 +366,18 @@ def test_a_bad_plan_a_non_leaf_policy_or_a_link_down_a_level_fails_only_the_prog
     project = copy_project(tmp_path, city=SAMPLE_CITY)
     plan = project / "data/plan.yaml"
     good_plan = plan.read_text(encoding="utf-8")
-    only = ("--year", "2024", "--program", "sample-bosai", "--program", "sample-keiro-shukukin", "--quiet")
-    # sample-bosai names the 施策 "3-1"; sample-keiro-shukukin names no policy
+    only = ("--year", "2024", "--program", "sample-bosai", "--program", "sample-keiro-shukukin", "--program", "sample-kenshin", "--quiet")
+    # sample-bosai names the 施策 "3-1", sample-kenshin "1-1"; sample-keiro-shukukin names no policy
     plan.write_text(good_plan.replace('id: "3-2"', 'id: "3-1"', 1), encoding="utf-8")
     result = run_cli(project, *only)
     assert result.returncode == 1, result.stderr
-    assert result.stdout.startswith("1 rendered, 0 skipped (unchanged), 1 failed")
-    assert "evalkit: data/plan.yaml: items[2].items[1].id: duplicate id '3-1'" in result.stderr
-    assert "FAILED 2024/sample-bosai: data/plan.yaml: items[2].items[1].id: duplicate id '3-1'" in result.stderr
-    assert (project / "outputs/2024/sample-keiro-shukukin.html").exists()
+    assert result.stdout.startswith("2 rendered, 0 skipped (unchanged), 1 failed")  # only the program under the bad item fails
+    notices = [line for line in result.stderr.splitlines() if line.startswith("evalkit: data/plan.yaml")]
+    assert notices == ["evalkit: data/plan.yaml: items[2].items[1].id: duplicate id '3-1' (also items[2].items[0]) "
+                       "(the programs under this item fail until the plan is fixed)"]  # said once, not once per card
+    assert ("FAILED 2024/sample-bosai: data/programs/sample-bosai.yaml: policy: '3-1' is under an item of data/plan.yaml that is "
+            "invalid (items[2].items[1].id: duplicate id '3-1' (also items[2].items[0])); fix the plan") in result.stderr
+    assert (project / "outputs/2024/sample-keiro-shukukin.html").exists() and (project / "outputs/2024/sample-kenshin.html").exists()
 
     plan.write_text(good_plan, encoding="utf-8")
     bosai = project / "data/programs/sample-bosai.yaml"
@@ -384,8 +387,7 @@ def test_a_bad_plan_a_non_leaf_policy_or_a_link_down_a_level_fails_only_the_prog
     first_link = next(line for line in text.splitlines() if line.strip().startswith("- [") and "," in line)
     source, target = first_link.strip()[3:-1].split(", ")
     kenshin.write_text(text.replace(first_link, first_link.replace(f"[{source}, {target}]", f"[{target}, {source}]")), encoding="utf-8")
-    result = run_cli(project, "--year", "2024", "--program", "sample-bosai", "--program", "sample-kenshin", "--program",
-                     "sample-keiro-shukukin", "--quiet")
+    result = run_cli(project, *only)
     assert result.returncode == 1
     failed = sorted(line for line in result.stderr.splitlines() if line.startswith("FAILED"))
     assert len(failed) == 2

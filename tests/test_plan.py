@@ -602,3 +602,32 @@ def test_distribution_counts_the_statuses_of_the_programs():
     assert got["A1"].distribution() == {"moderate_progress": 2, "target_achieved": 1}
     assert got["A2a"].distribution() == {"moderate_progress": 1, "not_available": 1}
     assert sum(got["A"].distribution().values()) == got["A"].count == 5
+
+
+def test_an_invalid_plan_is_salvaged_and_its_problems_point_at_their_items(tmp_path):
+    from evalkit.loader import read_plan
+
+    path = tmp_path / "plan.yaml"
+    path.write_text("""\
+name: 計画
+levels: [基本目標, 施策]
+items:
+  - {id: "1", name: A, items: [{id: "1-1", name: a}, {id: "1-1", name: b}]}
+  - {id: "2", name: B, items: [{id: "2-1", name: c}]}
+  - {id: "3", name: C}
+""", encoding="utf-8")
+    reading = read_plan(path)
+    assert [key for key, _ in reading.error.problems] == ["items[0].items[1].id", "items[2].items"]
+    # the duplicate points at both 1-1 items (its own and the one named in "also"), the missing 施策 at item 3
+    assert set(reading.affected) == {"1-1", "3"}
+    assert [item.id for item in reading.plan.leaves()] == ["1-1", "1-1", "2-1", "3"]
+    assert [item.id for item in reading.plan.path("2-1")] == ["2", "2-1"]  # 2-1 is untouched: its programs keep their place
+
+
+def test_a_file_without_the_shape_of_a_tree_cannot_be_salvaged(tmp_path):
+    from evalkit.loader import read_plan
+
+    path = tmp_path / "plan.yaml"
+    path.write_text("name: 計画\nlevels: [基本目標]\nitems: [{id: 1, name: A}]\n", encoding="utf-8")  # an id that is a number
+    reading = read_plan(path)
+    assert reading.plan is None and reading.error is not None and reading.affected == {}

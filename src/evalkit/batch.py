@@ -42,7 +42,7 @@ from .errors import ProgramDataError
 from .fingerprint import environment_digest, file_digest, job_fingerprint
 from .iorw import write_atomic
 from .jobs import Job, JobResult, SheetYears, plan_jobs
-from .loader import ignored_files, load_cycles, load_plan, plan_path, program_files, programs_dir
+from .loader import ignored_files, load_cycles, plan_path, program_files, programs_dir, read_plan
 from .plan import CityPlan
 from .rollup import ProgramResult, roll_up
 from .runlock import LockHeld, RunLock
@@ -534,11 +534,10 @@ def _run_locked(
         say(f"{path}: ignored (only *.yaml files whose name does not start with '.' are read)")
     city_plan = None
     if plan_path(options.data_dir).exists():
-        try:
-            city_plan = load_plan(plan_path(options.data_dir))
-        except ProgramDataError as exc:  # it costs the programs that name a policy, not the others
-            for line in str(exc).splitlines():
-                say(f"{line} (the programs that name a policy fail until the plan is fixed)")
+        reading = read_plan(plan_path(options.data_dir))  # an invalid plan costs only the programs under its bad items
+        city_plan = reading.plan
+        for line in str(reading.error).splitlines() if reading.error else []:
+            say(f"{line} (the programs under this item fail until the plan is fixed)")
     digest = lru_cache(maxsize=None)(file_digest)  # each shared file hashed once per run
     plan = plan_batch(options, cache, digest)
     touched, moved = withdraw_stale(plan, cache, options.out_dir, options.withdrawn_dir)

@@ -20,7 +20,7 @@ from .cycle import Cycle, Rating, Thresholds, grade
 from .diagnostics import Diagnostic, diagnose
 from .errors import ProgramDataError
 from .history import Change, FindingState, Standing, change, findings_as_of, open_findings_before, previous_cycle, standing
-from .loader import load_cycles, load_plan, load_program, plan_path, program_path
+from .loader import load_cycles, load_program, plan_path, program_path, read_plan
 from .model import DEFAULT_CONCLUSIONS, Program, Revision, Sheet
 from .plan import CityPlan, policy_problem
 from .years import era_label
@@ -190,12 +190,16 @@ def load_card(
     cycles = [cycle for _, cycle in load_cycles(params)] if params.is_dir() else []
     check_conclusions(program, cycles, data_file, up_to=int(fiscal_year))
     plan = None
-    if program.policy is not None:  # only a program that names a policy depends on the plan (and fails with it)
-        try:
-            plan = load_plan(plan_path(data_dir)) if plan_path(data_dir).is_file() else None
-        except ProgramDataError as exc:  # named as the data folder sees it, like the program file
-            plan_file = f"{Path(data_dir).resolve().name}/{plan_path(data_dir).name}"
-            raise ProgramDataError(plan_file, exc.key, exc.message, problems=exc.problems) from None
+    if program.policy is not None:  # only a program that names a policy depends on the plan
+        plan_file = f"{Path(data_dir).resolve().name}/{plan_path(data_dir).name}"  # named as the data folder sees it
+        reading = read_plan(plan_path(data_dir)) if plan_path(data_dir).is_file() else None
+        plan = reading.plan if reading else None
+        if reading and reading.error:
+            concerned = [item.id for item in plan.path(program.policy)] if plan else []
+            problem = next((reading.affected[i] for i in concerned if i in reading.affected), None)
+            if plan is None or problem:
+                raise ProgramDataError(data_file, "policy", f"{program.policy!r} is under an item of {plan_file} that is invalid "
+                                       f"({problem or str(reading.error).splitlines()[0]}); fix the plan")
         problem = policy_problem(plan, program.policy)
         if problem:
             raise ProgramDataError(data_file, "policy", problem)

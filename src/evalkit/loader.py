@@ -18,12 +18,12 @@ from pydantic import BaseModel, ValidationError
 from .cycle import Cycle
 from .errors import ProgramDataError, shown
 from .model import PLAN_ID_PATTERN, PROGRAM_ID_PATTERN, Program, cross_reference_problems
-from .plan import CityPlan, tree_problems
+from .plan import CityPlan, affected_items, salvage_plan, tree_problems
 from .years import era_label, fiscal_year
 
 __all__ = [
     "read_yaml", "load_program", "load_programs", "load_cycle", "load_cycles",
-    "program_path", "programs_dir", "program_files", "ignored_files", "Loaded", "load_plan", "plan_path", "PLAN_FILE",
+    "program_path", "programs_dir", "program_files", "ignored_files", "Loaded", "load_plan", "plan_path", "PLAN_FILE", "read_plan", "PlanReading",
 ]
 
 class _StrictLoader(yaml.SafeLoader):
@@ -350,6 +350,28 @@ def load_plan(path: str | Path) -> CityPlan:
     """Load and validate the city's plan (``data/plan.yaml``)."""
     path = Path(path)
     return _validate(CityPlan, read_yaml(path), path, set())
+
+
+class PlanReading(NamedTuple):
+    """The plan as far as it can be used: ``plan`` (salvaged when invalid; None when unusable), ``error`` (its
+    problems, or None), ``affected`` (item id -> the problem that concerns it)."""
+
+    plan: CityPlan | None
+    error: ProgramDataError | None
+    affected: dict[str, str]
+
+
+def read_plan(path: str | Path) -> PlanReading:
+    """The plan, and when it is invalid, what of it still holds: an invalid plan costs only the programs under
+    the items its problems point at."""
+    try:
+        return PlanReading(load_plan(path), None, {})
+    except ProgramDataError as exc:
+        try:
+            data = read_yaml(path)
+        except ProgramDataError:
+            return PlanReading(None, exc, {})
+        return PlanReading(salvage_plan(data), exc, affected_items(data, exc.problems))
 
 
 def plan_path(data_dir: str | Path) -> Path:

@@ -5,13 +5,16 @@ Programs name a leaf item with ``policy``; :func:`policy_problem` says when one 
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
 
 from .model import PLAN_ID_PATTERN
 
-__all__ = ["PlanItem", "CityPlan", "UNASSIGNED", "UNASSIGNED_LABEL", "policy_problem", "tree_problems"]
+__all__ = [
+    "PlanItem", "CityPlan", "UNASSIGNED", "UNASSIGNED_LABEL", "policy_problem", "tree_problems", "salvage_plan", "affected_items",
+]
 
 #: the roll-up item of programs without a (valid) policy, or of a city without a plan
 UNASSIGNED = "unassigned"
@@ -120,3 +123,44 @@ def tree_problems(levels: list[str], items: list[Any]) -> list[str]:
     if levels:
         walk(items, "items", 1)
     return problems
+
+
+def salvage_plan(data: Any) -> CityPlan | None:
+    """The plan's tree as written, without its checks (for a plan that failed them): programs under items that
+    are fine keep their place; ``None`` when the file does not even have the shape of a tree."""
+    def items(entries: Any) -> list[PlanItem] | None:
+        if not isinstance(entries, list):
+            return None
+        out = []
+        for entry in entries:
+            children = items(entry.get("items") or []) if isinstance(entry, dict) else None
+            if not isinstance(entry, dict) or not isinstance(entry.get("id"), str) or not isinstance(entry.get("name"), str) or children is None:
+                return None
+            out.append(PlanItem.model_construct(id=entry["id"], name=entry["name"], items=children))
+        return out
+
+    if not isinstance(data, dict) or not isinstance(data.get("name"), str):
+        return None
+    levels = data.get("levels")
+    tree = items(data.get("items"))
+    if not (isinstance(levels, list) and 1 <= len(levels) <= 4 and all(isinstance(level, str) for level in levels)) or tree is None:
+        return None
+    return CityPlan.model_construct(name=data["name"], levels=levels, items=tree)
+
+
+_ITEM_PATH = re.compile(r"items\[\d+\](?:\.items\[\d+\])*")
+
+
+def affected_items(data: Any, problems: list[tuple[str, str]]) -> dict[str, str]:
+    """Plan item id -> the problem line that concerns it, for every item a problem's key path (or its
+    ``also items[…]``) points at: the programs that name these items, or items below them, fail; the others do not."""
+    affected: dict[str, str] = {}
+    for key, message in problems:
+        for path in {m.group(0) for m in _ITEM_PATH.finditer(f"{key} {message}")}:
+            node: Any = data
+            for index in re.findall(r"\[(\d+)\]", path):
+                entries = node.get("items") if isinstance(node, dict) else None
+                node = entries[int(index)] if isinstance(entries, list) and int(index) < len(entries) else None
+            if isinstance(node, dict) and isinstance(node.get("id"), str):
+                affected.setdefault(node["id"], f"{key}: {message}")
+    return affected
