@@ -27,7 +27,7 @@ def test_readme_first_screen_has_the_two_commands_and_ci_runs_the_test_command()
     first_screen = "\n".join((ROOT / "README.md").read_text(encoding="utf-8").splitlines()[:30])
     report, test = re.findall(r"```bash\n(.*?)\n```", first_screen, flags=re.S)
     assert report == ("python3 -m venv .venv && .venv/bin/pip install -q -e . && .venv/bin/python run_all.py && .venv/bin/python run_all.py "
-                      "--data examples/sample-city/data --params examples/sample-city/params --out outputs/sample-city")
+                      "--data examples/sample-city/data --params examples/sample-city/params --out outputs-sample-city")
     assert test == "bash scripts/test.sh"
     ci = [line for line in (ROOT / ".ci/run").read_text(encoding="utf-8").splitlines() if line and not line.startswith(("#", "set ", "cd "))]
     assert ci == [test]
