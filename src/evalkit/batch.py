@@ -19,7 +19,6 @@ SIGTERM) stops its workers and kernels and leaves no half-written file.
 from __future__ import annotations
 
 import contextlib
-import math
 import multiprocessing
 import os
 import shutil
@@ -40,6 +39,7 @@ from .cache import Cache, CardEntry, ProgramEntry
 from .cycle import Cycle
 from .errors import ProgramDataError
 from .fingerprint import environment_digest, file_digest, job_fingerprint
+from .fmt import as_number
 from .iorw import write_atomic
 from .jobs import Job, JobResult, SheetYears, plan_jobs
 from .loader import ignored_files, load_cycles, plan_path, program_files, programs_dir, read_plan
@@ -412,18 +412,10 @@ def _record(cache: Cache, job: Job, fingerprint: str, result: JobResult) -> None
     )
 
 
-def _float(value: Any) -> float:
-    """A cached number, NaN when there is none (or the cache holds something else)."""
-    try:
-        return math.nan if value is None else float(value)
-    except (TypeError, ValueError):
-        return math.nan
-
-
 def _result(record: dict[str, Any]) -> ProgramResult:
     return ProgramResult(program_id=record["id"], name=str(record.get("name") or record["id"]), status=str(record["status"]),
-                         score=_float(record.get("score")), policy=record.get("policy"),
-                         total_cost=_float(record.get("total_cost")), cost_unit=record.get("cost_unit"))
+                         score=as_number(record.get("score")), policy=record.get("policy"),
+                         total_cost=as_number(record.get("total_cost")), cost_unit=record.get("cost_unit"))
 
 
 def _write_plan_pages(folder: Path, pages: dict[str, str]) -> None:

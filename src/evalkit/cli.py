@@ -13,9 +13,11 @@ import math
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from .batch import BatchOptions, ConfigError, Terminated, run_batch
+from .iorw import printable
 from .years import fiscal_year
 
 __all__ = ["main", "build_parser", "build_check_parser"]
@@ -41,24 +43,22 @@ def _positive(text: str) -> int:
 MAX_TIMEOUT = 7 * 24 * 3600  # a week: longer would overflow the libraries' clocks and means no limit in practice
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (0 < value <= MAX_TIMEOUT):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0 and at most {MAX_TIMEOUT:,} (a week), got {text!r}")
-    return value
+def _bounded(maximum: float, what: str) -> Callable[[str], float]:
+    """A parser of a number above 0 and at most ``maximum`` (``what`` names it in the message)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (0 < value <= maximum):
+            raise argparse.ArgumentTypeError(f"expected {what} above 0 and at most {maximum:,.0f}, got {text!r}")
+        return value
+
+    return parse
 
 
-def _megabytes(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (0 < value <= 10_000):
-        raise argparse.ArgumentTypeError(f"expected a size in MB above 0 and at most 10,000, got {text!r}")
-    return value
+_seconds = _bounded(MAX_TIMEOUT, "a number of seconds")
+_megabytes = _bounded(10_000, "a size in MB")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -127,7 +127,7 @@ def check_main(argv: list[str]) -> int:
 
 
 def _note(line: str) -> None:
-    print(f"evalkit: {line}".encode("utf-8", "backslashreplace").decode("utf-8"), file=sys.stderr)
+    print(printable(f"evalkit: {line}"), file=sys.stderr)
 
 
 def _terminate(signum: int, frame: object) -> None:
@@ -167,7 +167,7 @@ def run_main(argv: list[str]) -> int:
         for bar in bars:
             bar.close()
     for key, message in summary.failures:
-        print(f"FAILED {key}: {message}".encode("utf-8", "backslashreplace").decode("utf-8"), file=sys.stderr)
+        print(printable(f"FAILED {key}: {message}"), file=sys.stderr)
     print(summary.line())
     return summary.exit_code
 

@@ -22,12 +22,12 @@ import nbformat
 
 from .errors import ProgramDataError
 from .export import notebook_to_html
-from .iorw import write_atomic, write_atomic_many
+from .iorw import printable, write_atomic, write_atomic_many
 from .jobs import Job, JobResult
 
 __all__ = [
     "ParameterError", "NotebookTimeout", "CardTooLarge", "RunSettings", "RUN_FAILURES",
-    "declared_parameters", "check_parameters", "run_job", "printable", "scrub_paths",
+    "declared_parameters", "check_parameters", "run_job", "scrub_paths",
 ]
 
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -131,11 +131,6 @@ def _deadline(seconds: float | None) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-
-
-def printable(text: str) -> str:
-    """Text that can always be written as UTF-8 (a lone surrogate becomes ``\\udxxx``)."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def scrub_paths(text: str, labels: tuple[tuple[str, str], ...]) -> str:

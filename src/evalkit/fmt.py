@@ -8,9 +8,17 @@ import pandas as pd
 
 from .years import era_label
 
-__all__ = ["is_missing", "number", "percent", "growth", "year_short", "MISSING"]
+__all__ = ["as_number", "is_missing", "number", "percent", "growth", "year_short", "MISSING"]
 
 MISSING = "－"
+
+
+def as_number(value: object) -> float:
+    """A recorded number as a float, NaN when there is none (or the record holds something else)."""
+    try:
+        return math.nan if value is None else float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def is_missing(value: object) -> bool:

@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_atomic", "write_atomic_many", "json_safe"]
+__all__ = ["write_atomic", "write_atomic_many", "json_safe", "printable"]
 
 
 def _umask() -> int:
@@ -74,3 +74,8 @@ def json_safe(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     return str(value)
+
+
+def printable(text: str) -> str:
+    """Text that can always be written as UTF-8 (a lone surrogate becomes ``\\udxxx``)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")

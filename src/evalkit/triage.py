@@ -7,9 +7,10 @@ weights are a judgement, stated here and on the page, not a rule of the method.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
+
+from .fmt import as_number
 
 __all__ = ["REASONS", "TriageRow", "triage"]
 
@@ -38,10 +39,6 @@ class TriageRow:
     policy: str | None = None
 
 
-def _number(value: Any) -> float:
-    return math.nan if value is None else float(value)
-
-
 def triage(records: list[dict[str, Any]]) -> list[TriageRow]:
     """Every rendered program of the cycle with its reasons for attention, most points first (none: zero points)."""
     rows = []
@@ -57,7 +54,7 @@ def triage(records: list[dict[str, Any]]) -> list[TriageRow]:
         differ = int(r.get("overrides_differ") or 0)
         if differ:
             reasons.append(("override_differs", f"{REASONS['override_differs'][1]}（{differ}件）"))
-        before, now = _number(r.get("previous_total_cost")), _number(r.get("total_cost"))
+        before, now = as_number(r.get("previous_total_cost")), as_number(r.get("total_cost"))
         if r.get("change") == "worsened" and now > before:  # NaN compares false: no cost, no reason
             reasons.append(("cost_up_status_down", f"{REASONS['cost_up_status_down'][1]}（{before:,.0f} → {now:,.0f}）"))
         diagnostics = r.get("diagnostics") or []
