@@ -47,16 +47,18 @@ def test_a_cold_run_renders_every_card_index_and_summary(first_run):
         assert parameters["program_id"] == card.split("/")[1] and parameters["data_dir"] == "../data"
     for year in (2017, 2019, 2023):
         assert (out / str(year) / "index.html").exists()
-        header = (out / str(year) / "summary.csv").read_text(encoding="utf-8-sig").splitlines()[0]
-        assert header.startswith("fiscal_year,program_id,program_name,organization,section,program_status,indicator_id,")
-    assert len((out / "2019/summary.csv").read_text(encoding="utf-8-sig").splitlines()) == 1 + 2  # shinjo's two indicators
+        header = (out / str(year) / "data/indicators.csv").read_text(encoding="utf-8-sig").splitlines()[0]
+        assert header.startswith("program_id,indicator_id,name,unit,direction,kind,base_year,")
+    assert len((out / "2019/data/indicators.csv").read_text(encoding="utf-8-sig").splitlines()) == 1 + 2  # shinjo's two indicators
     assert (out / "index.html").exists()
 
 
 def test_the_output_folder_holds_only_what_is_published(first_run):
     project, _ = first_run
     published = sorted(str(p.relative_to(project / "outputs")) for p in (project / "outputs").rglob("*") if p.is_file())
-    per_cycle = ("index.html", "summary.csv", "triage.html", "triage.csv", "plan/index.html", "plan/unassigned.html")  # no plan: 未分類
+    open_data = tuple(f"data/{name}" for name in ("datapackage.json", "programs.csv", "indicators.csv", "observations.csv",
+                                                   "findings.csv", "diagnostics.csv"))  # no plan: no plan.csv
+    per_cycle = ("index.html", "triage.html", "triage.csv", "plan/index.html", "plan/unassigned.html", *open_data)  # no plan: 未分類
     assert published == sorted(
         ["index.html"] + [f"{y}/{name}" for y in (2017, 2019, 2023) for name in per_cycle]
         + [f"{c}.html" for c in CARDS] + [f"{c}.ipynb" for c in CARDS]
@@ -194,7 +196,7 @@ def test_forked_and_fresh_kernels_render_the_same_card(tmp_path):
         card = re.sub(r"evalkit [^<]*UTC", "", (out / "chiiki-kyosei.html").read_text(encoding="utf-8"))
         executed = nbformat.read(str(out / "chiiki-kyosei.ipynb"), as_version=4)
         counts = [c.execution_count for c in executed.cells if c.cell_type == "code"]
-        outputs[mode] = (card, (out / "summary.csv").read_text(encoding="utf-8"), counts)
+        outputs[mode] = (card, (out / "data/observations.csv").read_text(encoding="utf-8"), counts)
     assert outputs["forked"] == outputs["fresh"]
     assert outputs["forked"][2][:3] == [1, 2, 3]  # no cell ran in the kernel before the notebook's first
 
@@ -242,7 +244,7 @@ def test_removed_programs_and_cycles_are_withdrawn_from_every_index(rendered_pro
     assert "2017/index.html" not in root and "2019/index.html" in root
     cycle = (out / "2019/index.html").read_text(encoding="utf-8")
     assert "shinjo-gomi-shuseki-hojo.html" not in cycle and "kakogawa-shogaisha-sports.html" in cycle
-    assert "shinjo" not in (out / "2019/summary.csv").read_text(encoding="utf-8-sig")
+    assert "shinjo" not in (out / "2019/data/programs.csv").read_text(encoding="utf-8-sig")
     again = run_cli(rendered_project, "--quiet")
     assert again.stdout.startswith("0 rendered, 2 skipped") and again.stderr == ""  # converged
 

@@ -224,7 +224,7 @@ def withdraw_stale(plan: Plan, cache: Cache, out_dir: Path, withdrawn_dir: Path)
             moved.append(f"{folder.name}/")
             continue
         pages = {f"{pid}{suffix}" for pid in ids[year] for suffix in (".html", ".ipynb", ".failed.html")}
-        keep = {"index.html", "summary.csv", "triage.html", "triage.csv"} | pages
+        keep = {"index.html", "triage.html", "triage.csv"} | pages
         for path in sorted(folder.iterdir()):
             if path.is_file() and not path.name.startswith(".") and path.name not in keep:
                 _move_aside(path, withdrawn_dir / folder.name / path.name)
@@ -432,11 +432,14 @@ def write_indexes(plan: Plan, cache: Cache, out_dir: Path, years: set[int], root
     stale = [year for year in plan.cycles if year in years or not (out_dir / str(year) / "index.html").exists()]
     if not stale and not root and (out_dir / "index.html").exists():
         return  # nothing to write: do not even import the page builders
-    from .index import cycle_index_html, plan_pages, root_index_html, summary_csv, triage_csv, triage_html
+    from .datapackage import DATA_FOLDER, write_package
+    from .index import cycle_index_html, plan_pages, root_index_html, triage_csv, triage_html
+    from .opendata import PROGRAM_TABLES, failed_program_row, plan_rows
 
     for year in stale:
         _, cycle = plan.cycles[year]
-        entries, rows = [], []
+        entries = []
+        tables: dict[str, list[dict[str, Any]]] = {table: [] for table in PROGRAM_TABLES}
         for job in (j for j in plan.planned if j.fiscal_year == year):
             entry = cache.cards.get(job.key)
             entries.append({
@@ -448,14 +451,18 @@ def write_indexes(plan: Plan, cache: Cache, out_dir: Path, years: set[int], root
                 "previous": job.html.exists(),
                 "failed_href": entry.failed_href if entry else None,
             })
-            rows.extend(entry.rows if entry and entry.ok else [])
-        write_atomic(out_dir / str(year) / "index.html", cycle_index_html(year, cycle.title, entries, cycle.results_lag, city_plan))
-        write_atomic(out_dir / str(year) / "summary.csv", summary_csv(rows))
+            for table, rows in (entry.rows if entry and entry.ok else {"programs": [failed_program_row(job.program_id)]}).items():
+                tables[table].extend(rows)
         records = [{**e, "status": e.get("status", "not_available")} for e in entries if e["ok"]]
+        rollups = roll_up(city_plan, [_result(e) for e in records])
+        if city_plan is not None:
+            tables["plan"] = plan_rows(rollups)
+        write_package(out_dir / str(year) / DATA_FOLDER, year, cycle.title, tables)
+        write_atomic(out_dir / str(year) / "index.html", cycle_index_html(year, cycle.title, entries, cycle.results_lag, city_plan))
         triaged = triage(records)
         write_atomic(out_dir / str(year) / "triage.html", triage_html(year, cycle.title, triaged))
         write_atomic(out_dir / str(year) / "triage.csv", triage_csv(year, triaged))
-        _write_plan_pages(out_dir / str(year) / "plan", plan_pages(year, city_plan, roll_up(city_plan, [_result(e) for e in records])))
+        _write_plan_pages(out_dir / str(year) / "plan", plan_pages(year, city_plan, rollups))
     items = []
     for year, (_, cycle) in plan.cycles.items():
         keys = [job.key for job in plan.planned if job.fiscal_year == year]

@@ -20,7 +20,7 @@ from .iorw import json_safe, write_atomic
 
 __all__ = ["CACHE_VERSION", "ProgramEntry", "CardEntry", "Cache"]
 
-CACHE_VERSION = 3
+CACHE_VERSION = 4
 
 
 @dataclass
@@ -43,7 +43,7 @@ class CardEntry:
     retry: bool = False  # the run failed (timeout, dead kernel or worker, disk): executed again next run
     seconds: float = 0.0
     record: dict[str, Any] = field(default_factory=dict)  # the program's identity and status, from its scraps
-    rows: list[dict[str, Any]] = field(default_factory=list)  # its summary.csv rows
+    rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # its rows of each open-data file (evalkit.opendata)
     failed_href: str | None = None  # the page showing the failing cell, when there is one
 
 

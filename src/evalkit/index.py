@@ -1,4 +1,4 @@
-"""The evaluator's entry points: one index page per cycle, one listing the cycles, and summary.csv.
+"""The evaluator's entry points: one index page per cycle, one listing the cycles, the triage and plan pages.
 
 Built from the records the executed notebooks' scraps yielded (cached between
 runs), never by recomputing an assessment.
@@ -16,7 +16,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from . import charts, fmt
-from .assessment import ASSESSMENT_COLUMNS, STATUS_LABELS
+from .assessment import STATUS_LABELS
 from .export import TEMPLATE_DIR
 from .history import CHANGE_ARROWS, CHANGE_LABELS
 from .plan import UNASSIGNED, CityPlan
@@ -25,11 +25,10 @@ from .triage import REASONS, TriageRow
 from .years import era_and_western, era_label
 
 __all__ = [
-    "cycle_index_html", "root_index_html", "summary_csv", "SUMMARY_COLUMNS", "triage_html", "triage_csv", "TRIAGE_COLUMNS",
+    "cycle_index_html", "root_index_html", "triage_html", "triage_csv", "TRIAGE_COLUMNS",
     "plan_pages",
 ]
 
-SUMMARY_COLUMNS = ["fiscal_year", "program_id", "program_name", "organization", "section", "program_status", *ASSESSMENT_COLUMNS]
 _RANK = {status: i for i, status in enumerate(STATUS_LABELS)}
 _CHANGE_RANK = {"improved": 0, "unchanged": 1, "new": 2, "": 3, "worsened": 4}
 
@@ -103,16 +102,6 @@ def root_index_html(cycles: list[dict[str, Any]]) -> str:
         img = charts.figure_img(charts.cycles_status_chart(distribution), charts.cycles_status_alt_text(distribution), css_class="chart")
         chart = Markup(img)  # noqa: S704 - figure_img escapes the alt text; the rest is base64
     return _environment().get_template("root.html.j2").render(cycles=items, css=_css(), chart=chart, statuses=list(STATUS_LABELS.items()))
-
-
-def summary_csv(rows: list[dict[str, Any]]) -> str:
-    """One row per program × indicator with the assessment columns (RFC 4180 lines, UTF-8 with BOM, so Excel reads it)."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=SUMMARY_COLUMNS, extrasaction="ignore", lineterminator="\r\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in SUMMARY_COLUMNS})
-    return "\ufeff" + buffer.getvalue()
 
 
 TRIAGE_COLUMNS = ["fiscal_year", "program_id", "program_name", "organization", "section", "status", "change", "points", "reasons"]

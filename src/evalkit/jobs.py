@@ -62,7 +62,7 @@ class JobResult:
     retry: bool = False  # the run failed, not the data or the notebook (timeout, dead kernel or worker): retry next run
     notes: list[str] = field(default_factory=list)  # what the user should know about a card that rendered
     record: dict[str, Any] = field(default_factory=dict)  # the scraps the index needs
-    rows: list[dict[str, Any]] = field(default_factory=list)  # summary.csv rows
+    rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # its rows of each open-data file
 
 
 def notebook_for(notebooks_dir: Path, program_id: str) -> Path:

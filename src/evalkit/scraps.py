@@ -14,13 +14,13 @@ import pandas as pd
 
 from .card import ReportCard
 from .iorw import json_safe
+from .opendata import card_tables
 
 __all__ = ["SCRAP_NAMES", "INDICATOR_FIELDS", "record", "read", "from_node", "index_record", "summary_rows"]
 
-SCRAP_NAMES = ("program", "program_status", "assessment", "indicators")
+SCRAP_NAMES = ("program", "program_status", "assessment", "indicators", "open_data")
 
 
-YEAR_COLUMNS = ("base_year", "current_year", "target_year")
 #: what the index shows of each indicator (recorded by indicator id, in the file's order)
 INDICATOR_FIELDS = ("indicator_id", "name", "unit", "kind", "status", "status_label", "current", "target", "achievement", "progress", "score")
 
@@ -65,6 +65,7 @@ def record(card: ReportCard) -> None:
         row = {key: getattr(card.measures[indicator.id], key) for key in INDICATOR_FIELDS}
         rows.append(json_safe({**row, "previous_status": previous, "change": change, "override": overrides.get(indicator.id)}))
     sb.glue("indicators", rows)
+    sb.glue("open_data", card_tables(card))
 
 
 def read(notebook: str | Path) -> dict[str, Any]:
@@ -93,16 +94,6 @@ def index_record(scraps: dict[str, Any]) -> dict[str, Any]:
     return {**scraps["program"], "status": scraps["program_status"], "indicators": scraps["indicators"]}
 
 
-def summary_rows(scraps: dict[str, Any]) -> list[dict[str, Any]]:
-    """summary.csv rows: one per indicator, the program's identity then the assessment columns."""
-    program = scraps["program"]
-    frame = scraps["assessment"]
-    identity = {"fiscal_year": program["fiscal_year"], "program_id": program["id"], "program_name": program["name"],
-                "organization": program["organization"], "section": program["section"], "program_status": scraps["program_status"]}
-    rows = []
-    for row in frame.to_dict("records"):
-        row = json_safe(row)
-        for key in YEAR_COLUMNS:  # pandas stores a year column with a gap as floats: 2026.0
-            row[key] = None if row[key] is None else int(row[key])
-        rows.append({**identity, **row})
-    return rows
+def summary_rows(scraps: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The card's rows of each file of its cycle's open-data package (evalkit.opendata), as recorded."""
+    return {table: list(rows) for table, rows in scraps["open_data"].items()}
