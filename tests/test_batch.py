@@ -58,7 +58,7 @@ def test_the_output_folder_holds_only_what_is_published(first_run):
     published = sorted(str(p.relative_to(project / "outputs")) for p in (project / "outputs").rglob("*") if p.is_file())
     open_data = tuple(f"data/{name}" for name in ("datapackage.json", "programs.csv", "indicators.csv", "observations.csv",
                                                    "findings.csv", "diagnostics.csv"))  # no plan: no plan.csv
-    per_cycle = ("index.html", "triage.html", "triage.csv", "plan/index.html", "plan/unassigned.html", *open_data)  # no plan: 未分類
+    per_cycle = ("index.html", "triage.html", "triage.csv", "一覧表.xlsx", "plan/index.html", "plan/unassigned.html", *open_data)  # no plan: 未分類
     assert published == sorted(
         ["index.html"] + [f"{y}/{name}" for y in (2017, 2019, 2023) for name in per_cycle]
         + [f"{c}.html" for c in CARDS] + [f"{c}.ipynb" for c in CARDS]

@@ -44,6 +44,7 @@ from .iorw import write_atomic
 from .jobs import Job, JobResult, SheetYears, plan_jobs
 from .loader import ignored_files, load_cycles, plan_path, program_files, programs_dir, read_plan
 from .plan import CityPlan
+from .publish import BOOKLET, PrintResult, publish_prints
 from .rollup import ProgramResult, roll_up
 from .runlock import LockHeld, RunLock
 from .triage import triage
@@ -87,6 +88,8 @@ class BatchOptions:
     max_card_mb: float = 20.0
     kernel_name: str | None = None
     fork_kernels: bool = True  # fork kernels from a pre-imported zygote (evalkit.kernels)
+    scheduler: str | None = None  # run the cards on this Dask scheduler's workers instead (evalkit.cluster)
+    pdf: bool = False  # also print each card and each cycle's booklet to PDF (evalkit.publish)
 
     @property
     def state(self) -> Path:
@@ -224,7 +227,8 @@ def withdraw_stale(plan: Plan, cache: Cache, out_dir: Path, withdrawn_dir: Path)
             moved.append(f"{folder.name}/")
             continue
         pages = {f"{pid}{suffix}" for pid in ids[year] for suffix in (".html", ".ipynb", ".failed.html")}
-        keep = {"index.html", "triage.html", "triage.csv"} | pages
+        pages |= {f"{pid}.pdf" for pid in ids[year]}
+        keep = {"index.html", "triage.html", "triage.csv", "booklet.pdf", "一覧表.xlsx"} | pages
         for path in sorted(folder.iterdir()):
             if path.is_file() and not path.name.startswith(".") and path.name not in keep:
                 _move_aside(path, withdrawn_dir / folder.name / path.name)
@@ -370,15 +374,25 @@ def _run_settings(options: BatchOptions) -> Any:
                        path_labels=_path_labels(options))
 
 
-def execute(jobs: list[Job], options: BatchOptions, on_done: Callable[[JobResult], None]) -> None:
+def execute(
+    jobs: list[Job], options: BatchOptions, on_done: Callable[[JobResult], None], say: Callable[[str], Any] = lambda line: None
+) -> None:
     """Run ``jobs`` in worker processes (at most ``options.workers`` at once), calling ``on_done`` as each ends.
 
     A worker that dies costs only the card it was running: the cards then in
     flight are run again one by one, and the one that kills its worker again fails.
+    With ``options.scheduler`` the cards run on that Dask cluster instead (:mod:`evalkit.cluster`).
     """
     if not jobs:
         return
     settings = _run_settings(options)
+    if options.scheduler:
+        from .cluster import ClusterUnavailable, run_on_cluster
+
+        try:
+            return run_on_cluster(jobs, settings, options.scheduler, on_done, say)
+        except ClusterUnavailable as exc:
+            raise ConfigError(f"--scheduler: {exc}") from None
     from .kernels import become_subreaper, stop_strays
 
     log_dir = _fresh_dir(options.log_dir)  # only the last run's logs are kept
@@ -409,6 +423,7 @@ def _record(cache: Cache, job: Job, fingerprint: str, result: JobResult) -> None
         record=result.record if result.ok else (previous.record if previous else {}),
         rows=result.rows if result.ok else [],
         failed_href=job.failed_html.name if job.failed_html.exists() else None,
+        pdf_source=previous.pdf_source if previous and not result.ok else None,  # a failed card left its page as it was
     )
 
 
@@ -427,6 +442,23 @@ def _write_plan_pages(folder: Path, pages: dict[str, str]) -> None:
             old.unlink(missing_ok=True)
 
 
+def cycle_entries(plan: Plan, cache: Cache, year: int) -> list[dict[str, Any]]:
+    """What the index (and the booklet) shows of each card of a cycle, in the cycle's order."""
+    entries = []
+    for job in (j for j in plan.planned if j.fiscal_year == year):
+        entry = cache.cards.get(job.key)
+        entries.append({
+            **(entry.record if entry else {}),
+            "id": job.program_id,
+            "ok": bool(entry and entry.ok),
+            "pending": entry is None,  # not rendered yet (another --year/--program selection, or a discarded cache)
+            "error": entry.error if entry else None,
+            "previous": job.html.exists(),
+            "failed_href": entry.failed_href if entry else None,
+        })
+    return entries
+
+
 def write_indexes(plan: Plan, cache: Cache, out_dir: Path, years: set[int], root: bool = False, city_plan: CityPlan | None = None) -> None:
     """The index, CSV, triage and plan pages of each cycle in ``years`` (and of any cycle that has none yet), then the root index."""
     stale = [year for year in plan.cycles if year in years or not (out_dir / str(year) / "index.html").exists()]
@@ -435,22 +467,14 @@ def write_indexes(plan: Plan, cache: Cache, out_dir: Path, years: set[int], root
     from .datapackage import DATA_FOLDER, write_package
     from .index import cycle_index_html, plan_pages, root_index_html, triage_csv, triage_html
     from .opendata import PROGRAM_TABLES, failed_program_row, plan_rows
+    from .workbook import WORKBOOK_NAME, workbook_bytes
 
     for year in stale:
         _, cycle = plan.cycles[year]
-        entries = []
+        entries = cycle_entries(plan, cache, year)
         tables: dict[str, list[dict[str, Any]]] = {table: [] for table in PROGRAM_TABLES}
         for job in (j for j in plan.planned if j.fiscal_year == year):
             entry = cache.cards.get(job.key)
-            entries.append({
-                **(entry.record if entry else {}),
-                "id": job.program_id,
-                "ok": bool(entry and entry.ok),
-                "pending": entry is None,  # not rendered yet (another --year/--program selection, or a discarded cache)
-                "error": entry.error if entry else None,
-                "previous": job.html.exists(),
-                "failed_href": entry.failed_href if entry else None,
-            })
             for table, rows in (entry.rows if entry and entry.ok else {"programs": [failed_program_row(job.program_id)]}).items():
                 tables[table].extend(rows)
         records = [{**e, "status": e.get("status", "not_available")} for e in entries if e["ok"]]
@@ -458,7 +482,9 @@ def write_indexes(plan: Plan, cache: Cache, out_dir: Path, years: set[int], root
         if city_plan is not None:
             tables["plan"] = plan_rows(rollups)
         write_package(out_dir / str(year) / DATA_FOLDER, year, cycle.title, tables)
-        write_atomic(out_dir / str(year) / "index.html", cycle_index_html(year, cycle.title, entries, cycle.results_lag, city_plan))
+        write_atomic(out_dir / str(year) / WORKBOOK_NAME, workbook_bytes(year, cycle.title, tables))
+        booklet = (out_dir / str(year) / BOOKLET).exists()
+        write_atomic(out_dir / str(year) / "index.html", cycle_index_html(year, cycle.title, entries, cycle.results_lag, city_plan, booklet))
         triaged = triage(records)
         write_atomic(out_dir / str(year) / "triage.html", triage_html(year, cycle.title, triaged))
         write_atomic(out_dir / str(year) / "triage.csv", triage_csv(year, triaged))
@@ -472,6 +498,22 @@ def write_indexes(plan: Plan, cache: Cache, out_dir: Path, years: set[int], root
         items.append({"year": year, "title": cycle.title, "count": len(keys), "failed": failed, "pending": len(keys) - len(rendered) - failed,
                       "statuses": {status: statuses.count(status) for status in set(statuses)}})
     write_atomic(out_dir / "index.html", root_index_html(items))
+
+
+def _publish_prints(plan: Plan, cache: Cache, options: BatchOptions, city_plan: CityPlan | None, say: Callable[[str], Any]) -> PrintResult:
+    """Card PDFs and booklets (``--pdf``), printed where they changed; without ``--pdf`` stale ones are removed."""
+    jobs: dict[int, list[Job]] = {year: [] for year in plan.cycles}
+    for job in plan.planned:
+        jobs[job.fiscal_year].append(job)
+    if options.pdf:
+        from .pdf import unavailable_reason
+
+        reason = unavailable_reason()
+        if reason:
+            say(f"--pdf: cannot print PDFs here: {reason}; the HTML is published as usual")
+            options = replace(options, pdf=False)
+    titles = {year: cycle.title for year, (_, cycle) in plan.cycles.items()}
+    return publish_prints(jobs, titles, lambda year: cycle_entries(plan, cache, year), cache, options.out_dir, city_plan, options.pdf, say)
 
 
 def _remove_leftovers(out_dir: Path, work_dir: Path) -> None:
@@ -573,8 +615,12 @@ def _run_locked(
         on_start(len(decision.to_run))
     try:
         execute(decision.to_run, options, done)
+        printed = _publish_prints(plan, cache, options, city_plan, say)
     finally:
         cache.save(options.cache_file)
-    write_indexes(plan, cache, options.out_dir, {job.fiscal_year for job in decision.to_run} | touched, root=bool(moved), city_plan=city_plan)
+    summary.failed += len(printed.failures)
+    summary.failures.extend(printed.failures)
+    years = {job.fiscal_year for job in decision.to_run} | touched | printed.changed
+    write_indexes(plan, cache, options.out_dir, years, root=bool(moved), city_plan=city_plan)
     summary.seconds = time.perf_counter() - started
     return summary

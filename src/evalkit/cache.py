@@ -45,12 +45,14 @@ class CardEntry:
     record: dict[str, Any] = field(default_factory=dict)  # the program's identity and status, from its scraps
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # its rows of each open-data file (evalkit.opendata)
     failed_href: str | None = None  # the page showing the failing cell, when there is one
+    pdf_source: str | None = None  # the card file (size:mtime) its published PDF was printed from
 
 
 @dataclass
 class Cache:
     programs: dict[str, ProgramEntry] = field(default_factory=dict)  # by resolved program file path
     cards: dict[str, CardEntry] = field(default_factory=dict)  # by card key
+    booklets: dict[str, str] = field(default_factory=dict)  # by cycle year: what its published booklet was printed from
 
     @classmethod
     def load(cls, path: Path, warn: Callable[[str], Any] = lambda message: None) -> Cache:
@@ -66,7 +68,8 @@ class Cache:
             data = json.loads(text)
             if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
                 raise ValueError("another version")
-            return cls(programs=_PROGRAMS.validate_python(data["programs"]), cards=_CARDS.validate_python(data["cards"]))
+            return cls(programs=_PROGRAMS.validate_python(data["programs"]), cards=_CARDS.validate_python(data["cards"]),
+                       booklets=_BOOKLETS.validate_python(data.get("booklets", {})))
         except (ValueError, TypeError, KeyError, AttributeError) as exc:  # pydantic's ValidationError is a ValueError
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             warn(f"{path}: discarding a cache of another version or shape ({reason}); rebuilding it")
@@ -78,6 +81,7 @@ class Cache:
             "version": CACHE_VERSION,
             "programs": {k: asdict(v) for k, v in self.programs.items()},
             "cards": {k: asdict(v) for k, v in self.cards.items()},
+            "booklets": self.booklets,
         }
         write_atomic(path, json.dumps(json_safe(data), ensure_ascii=False, allow_nan=False))
 
@@ -85,3 +89,4 @@ class Cache:
 # every field checked by type on load: a cache of the right version but the wrong shape is discarded, never trusted
 _PROGRAMS = TypeAdapter(dict[str, ProgramEntry])
 _CARDS = TypeAdapter(dict[str, CardEntry])
+_BOOKLETS = TypeAdapter(dict[str, str])

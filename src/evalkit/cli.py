@@ -86,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fresh-kernels", action="store_true",
                         help="start every kernel as a new interpreter instead of forking it from one that has "
                         "the notebooks' imports loaded (slower; for notebooks that must import in the kernel)")
+    parser.add_argument("--pdf", action="store_true",
+                        help="also print each card as <id>.pdf and each cycle as booklet.pdf with headless Chromium "
+                        "(EVALKIT_CHROMIUM, or chromium on the PATH); only what changed is printed again")
+    parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                        help="run the cards on the workers of a running Dask scheduler, e.g. tcp://10.0.0.5:8786, instead of "
+                        "--workers processes here (each worker needs evalkit installed; see docs/batch.md)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar: print only warnings, failures and the final line")
     return parser
 
@@ -139,7 +145,7 @@ def run_main(argv: list[str]) -> int:
     options = BatchOptions(
         data_dir=args.data, params_dir=args.params, out_dir=args.out, notebooks_dir=args.notebooks, state_dir=args.state,
         years=args.year, programs=args.program, workers=args.workers, force=args.force, timeout=args.timeout,
-        max_card_mb=args.max_card_mb, fork_kernels=not args.fresh_kernels,
+        max_card_mb=args.max_card_mb, fork_kernels=not args.fresh_kernels, pdf=args.pdf, scheduler=args.scheduler,
     )
     signal.signal(signal.SIGTERM, _terminate)  # what timeout, CI cancellation and systemd send: stop as on Ctrl-C
     bars = []

@@ -51,9 +51,11 @@ def _first(indicators: list[dict], key: str) -> float:
 
 
 def cycle_index_html(
-    fiscal_year: int, title: str | None, entries: list[dict[str, Any]], results_lag: int = 1, plan: CityPlan | None = None
+    fiscal_year: int, title: str | None, entries: list[dict[str, Any]], results_lag: int = 1, plan: CityPlan | None = None,
+    booklet: bool = False,
 ) -> str:
-    """One row per program: ``entries`` hold ``id``, ``ok``, ``error``, ``previous`` and the scraps' record."""
+    """One row per program: ``entries`` hold ``id``, ``ok``, ``error``, ``previous`` and the scraps' record;
+    ``booklet``: the cycle's booklet.pdf is published (linked)."""
     order = {item.id: i for i, (item, _) in enumerate(plan.walk())} if plan else {}  # the plan's own order, for grouping
     rows = []
     for entry in sorted(entries, key=lambda e: str(e.get("name") or e["id"])):
@@ -89,7 +91,7 @@ def cycle_index_html(
         changes=[(k, v) for k, v in CHANGE_LABELS.items() if k], change_labels=CHANGE_LABELS, arrows=CHANGE_ARROWS,
         ok_count=sum(r["ok"] for r in rows), failed_count=sum(r["status"] == "failed" for r in rows),
         pending_count=sum(r["status"] == "pending" for r in rows),
-        cutoff=era_and_western(fiscal_year - results_lag),
+        cutoff=era_and_western(fiscal_year - results_lag), booklet=booklet,
     )
 
 

@@ -41,7 +41,7 @@ def _fields(*rows: tuple[str, str, str, str]) -> tuple[Field, ...]:
 
 _PROGRAM_ID = ("program_id", "string", "事業ID", "事業を識別する記号（事業ファイルの名前）")
 _INDICATOR_ID = ("indicator_id", "string", "指標ID", "事業の中で指標を識別する記号")
-_STATUS = "状態の名前：target_achieved（目標達成）, substantial_progress（順調）, moderate_progress（概ね順調）, " \
+_STATUS = "状態の名前：target_achieved（目標達成）, substantial_progress（順調）, moderate_progress（概ね順調（加速が必要））, " \
           "limited_progress（遅れ）, deterioration（悪化）, not_available（判定不能）"
 
 #: file stem -> its columns, in order (docs/open-data.md)
@@ -58,8 +58,8 @@ TABLES: dict[str, tuple[Field, ...]] = {
         ("status_label", "string", "事業の状態（表示）", "事業の状態の日本語表示"),
         ("score", "number", "得点", "得点のある成果指標の得点の平均（-5〜5）。得点のある成果指標がなければ空"),
         ("previous_status", "string", "前回の状態", "前回の評価年度での事業の状態。前回がなければ空"),
-        ("change", "string", "前回からの変化", "improved（改善）, worsened（悪化）, unchanged（変化なし）, new（初回）, "
-                                              "empty（前回と今回の一方だけ得点が未定義で比べられない）"),
+        ("change", "string", "前回からの変化", "improved（改善）, worsened（悪化）, unchanged（変化なし）, new（初回）。"
+                                              "前回と今回の一方だけ得点が未定義で比べられないときは空"),
         ("outcome_indicators", "integer", "成果指標の数", "成果指標（kind = outcome）の数"),
         ("scored_indicators", "integer", "得点のある成果指標の数", "得点が計算できた成果指標の数"),
         ("total_cost", "number", "トータルコスト", "事業費＋人件費（cost_unit の単位）。どちらかが欠ければ空"),
@@ -170,7 +170,7 @@ def _program_row(card: ReportCard) -> dict[str, Any]:
         "programs", program_id=program.id, name=program.name, municipality=program.municipality,
         organization=program.organization, section=program.section, policy_id=program.policy, rendered=True,
         status=card.status, status_label=STATUS_LABELS[card.status], score=_number(card.score),
-        previous_status=card.previous.status if card.previous else None, change=card.change or "empty",
+        previous_status=card.previous.status if card.previous else None, change=card.change or None,
         outcome_indicators=len(outcome), scored_indicators=sum(1 for m in outcome if math.isfinite(m.score)),
         total_cost=_number(card.costs.total_cost) if card.costs else None, cost_unit=card.costs.unit if card.costs else None,
         cost_year=card.costs.year if card.costs else None, conclusion=evaluation.conclusion if evaluation else None,

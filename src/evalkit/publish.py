@@ -1,0 +1,156 @@
+"""The printed forms of a cycle, kept in step with its HTML: each card as ``<id>.pdf`` and the cycle as ``booklet.pdf``.
+
+Incremental like the cards: a PDF is printed again only when the card it
+was printed from changed (its file's size or modification time), and the
+booklet only when one of its cards, the index entries or the order changed.
+Without ``--pdf`` nothing is printed, but a PDF that no longer matches its
+card is removed: a published file is never stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .cache import Cache
+from .iorw import write_atomic
+from .jobs import Job
+from .plan import CityPlan
+
+__all__ = ["BOOKLET", "PrintResult", "card_order", "publish_prints"]
+
+BOOKLET = "booklet.pdf"
+
+
+@dataclass
+class PrintResult:
+    changed: set[int] = field(default_factory=set)  # cycles whose booklet appeared or disappeared (their index links it)
+    printed: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (what, message)
+
+
+def card_order(entries: list[dict[str, Any]], plan: CityPlan | None) -> list[dict[str, Any]]:
+    """The booklet's order: by the plan (its leaves depth first, in file order; programs outside the plan last),
+    or without a plan by 部 and 課; the cycle's order within each."""
+    if plan is not None:
+        leaves = [item.id for item, _ in plan.walk() if item in plan.leaves()]
+        rank = {leaf: i for i, leaf in enumerate(leaves)}
+        return sorted(entries, key=lambda e: rank.get(e.get("policy") or "", len(rank)))
+    return sorted(entries, key=lambda e: (e.get("organization") is None, e.get("organization") or "", e.get("section") or ""))
+
+
+def _source(path: Path) -> str | None:
+    """What identifies the card a PDF was printed from; ``None`` when there is no card."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
+class _LazyPrinter:
+    """Chromium starts only when something has to be printed; a browser that cannot start is said once."""
+
+    def __init__(self) -> None:
+        self._printer: Any = None
+        self.error: str | None = None
+
+    def get(self) -> Any:
+        if self._printer is None and self.error is None:
+            from .pdf import Printer
+
+            printer = Printer()
+            try:
+                self._printer = printer.__enter__()
+            except Exception as exc:  # noqa: BLE001 - e.g. a broken browser install: the HTML is published anyway
+                self.error = f"Chromium could not start ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+        return self._printer
+
+    def close(self) -> None:
+        if self._printer is not None:
+            self._printer.__exit__(None, None, None)
+
+
+def _booklet_key(year: int, title: str | None, ordered: list[dict[str, Any]], sources: dict[str, str | None]) -> str:
+    data = json.dumps([year, title, ordered, [sources.get(e["id"]) for e in ordered]], ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+
+
+def publish_prints(
+    jobs: dict[int, list[Job]], titles: dict[int, str | None], entries: Callable[[int], list[dict[str, Any]]], cache: Cache,
+    out_dir: Path, plan: CityPlan | None, enabled: bool, say: Callable[[str], Any],
+) -> PrintResult:
+    """Print (``enabled``) or withdraw (not enabled) the card PDFs and booklet of every cycle in ``jobs``."""
+    result = PrintResult()
+    printer = _LazyPrinter()
+    removed = 0
+    try:
+        for year, cycle_jobs in jobs.items():
+            folder = out_dir / str(year)
+            sources: dict[str, str | None] = {}
+            for job in cycle_jobs:
+                pdf, entry = folder / f"{job.program_id}.pdf", cache.cards.get(job.key)
+                sources[job.program_id] = source = _source(job.html)
+                current = entry is not None and pdf.exists() and source is not None and entry.pdf_source == source
+                if current:
+                    continue
+                if pdf.exists():  # it no longer matches its card: never left published, whatever happens next
+                    removed += not enabled
+                    pdf.unlink()
+                if not enabled or source is None or entry is None:
+                    continue
+                browser = printer.get()
+                if browser is None:
+                    continue
+                from .pdf import PdfError
+
+                try:
+                    write_atomic(pdf, browser.print_file(job.html))
+                except PdfError as exc:
+                    result.failures.append((f"{job.key}.pdf", str(exc)))
+                    continue
+                entry.pdf_source = source
+                result.printed += 1
+            _booklet(year, titles.get(year), entries(year), sources, cache, folder, plan, enabled, printer, result)
+    finally:
+        printer.close()
+    if printer.error:
+        say(f"PDF not printed: {printer.error}; the HTML is published as usual")
+    if removed:
+        say(f"removed {removed} PDF(s) that no longer matched their cards (run with --pdf to print them again)")
+    return result
+
+
+def _booklet(year: int, title: str | None, entries: list[dict[str, Any]], sources: dict[str, str | None], cache: Cache,
+             folder: Path, plan: CityPlan | None, enabled: bool, printer: _LazyPrinter, result: PrintResult) -> None:
+    path = folder / BOOKLET
+    existed = path.exists()
+    ordered = card_order(entries, plan)
+    key = _booklet_key(year, title, ordered, sources)
+    printed = [e for e in ordered if e.get("ok") and sources.get(e["id"])]
+    if existed and cache.booklets.get(str(year)) == key:
+        return
+    if not enabled or not printed:
+        path.unlink(missing_ok=True)
+        cache.booklets.pop(str(year), None)
+    elif (browser := printer.get()) is not None:
+        from .booklet import booklet_html
+        from .pdf import PdfError, print_booklet
+
+        cards = [(e["id"], (folder / f"{e['id']}.html").read_text(encoding="utf-8")) for e in printed]
+        municipality = next((e.get("municipality") for e in printed if e.get("municipality")), None)
+
+        def build(pages: dict[str, int] | None) -> str:
+            return booklet_html(fiscal_year=year, title=title, municipality=municipality, entries=ordered, cards=cards, pages=pages)
+
+        try:
+            write_atomic(path, print_booklet(browser, build, [e["id"] for e in printed], folder))
+            cache.booklets[str(year)] = key
+        except PdfError as exc:
+            result.failures.append((f"{year}/{BOOKLET}", str(exc)))
+    if path.exists() != existed:
+        result.changed.add(year)
