@@ -390,9 +390,10 @@ def execute(
         from .cluster import ClusterUnavailable, run_on_cluster
 
         try:
-            return run_on_cluster(jobs, settings, options.scheduler, on_done, say)
+            run_on_cluster(jobs, settings, options.scheduler, on_done, say)
         except ClusterUnavailable as exc:
             raise ConfigError(f"--scheduler: {exc}") from None
+        return
     from .kernels import become_subreaper, stop_strays
 
     log_dir = _fresh_dir(options.log_dir)  # only the last run's logs are kept
@@ -421,7 +422,7 @@ def _record(cache: Cache, job: Job, fingerprint: str, result: JobResult) -> None
         retry=result.retry,
         seconds=round(result.seconds, 3),
         record=result.record if result.ok else (previous.record if previous else {}),
-        rows=result.rows if result.ok else [],
+        rows=result.rows if result.ok else {},
         failed_href=job.failed_html.name if job.failed_html.exists() else None,
         pdf_source=previous.pdf_source if previous and not result.ok else None,  # a failed card left its page as it was
     )
@@ -604,7 +605,7 @@ def _run_locked(
         if progress:
             progress(result.key)
 
-    if decision.to_run and options.fork_kernels:
+    if decision.to_run and options.fork_kernels and not options.scheduler:  # Dask workers check their own platform
         from .kernels import fork_unsupported_reason
 
         reason = fork_unsupported_reason()
@@ -614,7 +615,7 @@ def _run_locked(
     if on_start:
         on_start(len(decision.to_run))
     try:
-        execute(decision.to_run, options, done)
+        execute(decision.to_run, options, done, say)
         printed = _publish_prints(plan, cache, options, city_plan, say)
     finally:
         cache.save(options.cache_file)

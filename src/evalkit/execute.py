@@ -1,8 +1,12 @@
 """Running one card: parameter checks, a Papermill run, HTML export, atomic writes.
 
 Runs inside a worker process (papermill's working directory is process-wide,
-so threads would not do).  A failure never touches the previous good card:
-everything is written to temporary files and renamed into place only on success.
+so two cards never run at once in one process).  :func:`render_job` makes a
+card's pages without writing into the output folder and :func:`publish` writes
+them, so that a card can be rendered on another machine (:mod:`evalkit.cluster`)
+and published here; :func:`run_job` does both.  A failure never touches the
+previous good card: everything is written to temporary files and renamed into
+place only on success.
 """
 
 from __future__ import annotations
@@ -10,8 +14,10 @@ from __future__ import annotations
 import math
 import re
 import signal
+import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -26,8 +32,8 @@ from .iorw import printable, write_atomic, write_atomic_many
 from .jobs import Job, JobResult
 
 __all__ = [
-    "ParameterError", "NotebookTimeout", "CardTooLarge", "RunSettings", "RUN_FAILURES",
-    "declared_parameters", "check_parameters", "run_job", "scrub_paths",
+    "ParameterError", "NotebookTimeout", "CardTooLarge", "RunSettings", "RUN_FAILURES", "Rendered",
+    "declared_parameters", "check_parameters", "render_job", "publish", "run_job", "scrub_paths", "machine_labels",
 ]
 
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -114,20 +120,36 @@ class RunSettings:
 RUN_FAILURES = ("NotebookTimeout", "DeadKernelError", "CellTimeoutError", "TimeoutError", "MemoryError", "OSError", "ZygoteError")
 
 
+def _timed_out(seconds: float) -> NotebookTimeout:
+    return NotebookTimeout(f"the notebook ran longer than {seconds:g} s")
+
+
 @contextmanager
-def _deadline(seconds: float | None) -> Iterator[None]:
-    """Interrupt the whole notebook after ``seconds`` (per-cell timeouts alone let long notebooks run on)."""
+def _deadline(seconds: float | None) -> Iterator[Callable[[Any], float] | None]:
+    """Stop the whole notebook after ``seconds`` (per-cell timeouts alone let long notebooks run on).
+
+    Yields nbclient's ``timeout_func``: each cell may take only what is left, which works in any thread (a Dask
+    worker runs cards in one of its threads).  In the main thread SIGALRM also covers what is not a cell.
+    """
     if not seconds:
-        yield
+        yield None
+        return
+    ends = time.monotonic() + seconds
+
+    def left(cell: Any) -> float:
+        return max(ends - time.monotonic(), 0.001)  # never 0: nbclient reads 0 as no limit
+
+    if threading.current_thread() is not threading.main_thread():
+        yield left
         return
 
     def expire(signum: int, frame: object) -> None:
-        raise NotebookTimeout(f"the notebook ran longer than {seconds:g} s")
+        raise _timed_out(seconds)
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        yield
+        yield left
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
@@ -141,6 +163,11 @@ def scrub_paths(text: str, labels: tuple[tuple[str, str], ...]) -> str:
             pattern = re.compile(r"(?<![A-Za-z0-9+/=._-])" + re.escape(folder) + r"(?=[/\\\s\"'<>:;,)\]]|$)")
             text = pattern.sub(label.replace("\\", "\\\\"), text)
     return text
+
+
+def machine_labels() -> dict[str, str]:
+    """This machine's folders outside any project that a page may show (evalkit's source, Python, the home folder)."""
+    return {str(Path(__file__).resolve().parent): "evalkit", sys.prefix: "<python>", sys.base_prefix: "<python>", str(Path.home()): "~"}
 
 
 def _error_text(exc: BaseException) -> str:
@@ -182,25 +209,41 @@ def _trimmed(node: nbformat.NotebookNode, limit: int) -> nbformat.NotebookNode:
     return node
 
 
-def _write_failed_page(job: Job, partial: Path, settings: RunSettings) -> str | None:
-    """The notebook with its failing cell, code shown; never raises (returns why it could not be written)."""
+def _unwritten(exc: BaseException) -> str:
+    return f"(the page showing the failing cell could not be written: {type(exc).__name__})"
+
+
+def _failed_page(job: Job, partial: Path, settings: RunSettings) -> tuple[str | None, str | None]:
+    """The notebook with its failing cell, code shown, or why it could not be made; never raises."""
     try:
         if not partial.exists():
-            return None
+            return None, None
         failed = _trimmed(nbformat.read(str(partial), as_version=4), settings.max_card_bytes)
         page = notebook_to_html(failed, title=f"{job.program_id} — 実行エラー", show_code=True)
-        write_atomic(job.failed_html, printable(scrub_paths(page, settings.path_labels)))
-        return None
+        return printable(scrub_paths(page, settings.path_labels)), None
     except Exception as exc:  # noqa: BLE001 - the failure of a failure page must not hide the first failure
-        return f"(the page showing the failing cell could not be written: {type(exc).__name__})"
+        return None, _unwritten(exc)
 
 
-def run_job(job: Job, settings: RunSettings) -> JobResult:
-    """Execute one card; on success replace its HTML and executed notebook, on failure keep them.
+@dataclass
+class Rendered:
+    """A card rendered but not yet published: its outcome and what :func:`publish` writes into its cycle's folder."""
+
+    result: JobResult
+    html: str | None = None  # with ``executed``: the card and its executed notebook, replaced together
+    executed: str | None = None
+    failed_page: str | None = None  # ``<id>.failed.html``: the failing cell, code shown
+    drop_failed_page: bool = False  # an earlier run's failing page no longer applies
+
+
+def render_job(job: Job, settings: RunSettings) -> Rendered:
+    """Execute one card and make its pages, writing nothing into the output folder (:func:`publish` does).
 
     With ``settings.fork_kernels`` the kernel is forked from this process's zygote (:mod:`evalkit.kernels`).
+    Papermill's notebook is kept in ``settings.work_dir`` while it runs.
     """
     import papermill
+    from nbclient.exceptions import CellTimeoutError
 
     from . import scraps
     from .kernels import ForkingKernelManager, kept_children, stop_strays
@@ -209,14 +252,13 @@ def run_job(job: Job, settings: RunSettings) -> JobResult:
     result = JobResult(key=job.key, program_id=job.program_id, fiscal_year=job.fiscal_year, ok=False, seconds=0.0)
     if job.data_error:
         result.error = printable(scrub_paths(job.data_error, settings.path_labels))
-        job.failed_html.unlink(missing_ok=True)  # an earlier run's failing cell is not this failure
         result.seconds = time.perf_counter() - started
-        return result
+        return Rendered(result, drop_failed_page=True)  # an earlier run's failing cell is not this failure
     settings.work_dir.mkdir(parents=True, exist_ok=True)
     partial = settings.work_dir / f"{job.fiscal_year}-{job.program_id}.ipynb"
     try:
         parameters = check_parameters(job.notebook, job.parameters)
-        with _deadline(settings.timeout):
+        with _deadline(settings.timeout) as cell_timeout:
             node = papermill.execute_notebook(
                 str(job.notebook),
                 str(partial),
@@ -227,6 +269,7 @@ def run_job(job: Job, settings: RunSettings) -> JobResult:
                 log_output=False,
                 cwd=str(job.notebook.parent),
                 execution_timeout=settings.timeout,
+                **({"timeout_func": cell_timeout} if cell_timeout else {}),
                 **({"kernel_manager_class": ForkingKernelManager} if settings.fork_kernels else {}),
             )
         recorded = scraps.from_node(node)
@@ -239,18 +282,18 @@ def run_job(job: Job, settings: RunSettings) -> JobResult:
                 f"the card would be {size / 2**20:.1f} MiB, more than the limit of {settings.max_card_bytes / 2**20:g} MiB "
                 "(--max-card-mb): a cell printed or drew far too much"
             )
-        write_atomic_many({job.html: html, job.executed: executed})
-        job.failed_html.unlink(missing_ok=True)
     except KeyboardInterrupt:
         raise  # the run is being stopped: write nothing more
     except BaseException as exc:  # noqa: BLE001 - any failure stops this card only
+        if isinstance(exc, CellTimeoutError) and settings.timeout:
+            exc = _timed_out(settings.timeout)  # a cell was given what was left of the notebook's time
         result.error = scrub_paths(_error_text(exc), settings.path_labels)
         result.retry = _is_run_failure(exc)
-        problem = _write_failed_page(job, partial, settings)
+        page, problem = _failed_page(job, partial, settings)
         if problem:
             result.error += f" {problem}"
         result.seconds = time.perf_counter() - started
-        return result
+        return Rendered(result, failed_page=page)
     finally:
         partial.unlink(missing_ok=True)
         strays = stop_strays(kept_children())
@@ -260,4 +303,33 @@ def run_job(job: Job, settings: RunSettings) -> JobResult:
     result.record = scraps.index_record(recorded)
     result.rows = scraps.summary_rows(recorded)
     result.seconds = time.perf_counter() - started
+    return Rendered(result, html=html, executed=executed, drop_failed_page=True)
+
+
+def publish(job: Job, rendered: Rendered, labels: tuple[tuple[str, str], ...] = ()) -> JobResult:
+    """Write a rendered card's pages into its cycle's folder, each atomically; returns its outcome.
+
+    A card that cannot be written (a full disk) fails alone and keeps its previous pages; ``labels`` scrub the
+    error as :attr:`RunSettings.path_labels` do.
+    """
+    result = rendered.result
+    try:
+        if rendered.html is not None and rendered.executed is not None:
+            write_atomic_many({job.html: rendered.html, job.executed: rendered.executed})
+    except Exception as exc:  # noqa: BLE001 - this card only
+        result.ok, result.retry = False, _is_run_failure(exc)
+        result.error = scrub_paths(_error_text(exc), labels)
+        return result
+    if rendered.failed_page is not None:
+        try:
+            write_atomic(job.failed_html, rendered.failed_page)
+        except Exception as exc:  # noqa: BLE001 - the failure of a failure page must not hide the first failure
+            result.error = f"{result.error} {_unwritten(exc)}"
+    if rendered.drop_failed_page:
+        job.failed_html.unlink(missing_ok=True)
     return result
+
+
+def run_job(job: Job, settings: RunSettings) -> JobResult:
+    """Execute one card here; on success replace its HTML and executed notebook, on failure keep them."""
+    return publish(job, render_job(job, settings), settings.path_labels)
