@@ -5,6 +5,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+from conftest import copy_project, run_cli
 from pypdf import PdfReader
 
 CARDS = ["2023/chiiki-kyosei.html", "2019/shinjo-gomi-shuseki-hojo.html", "2019/kakogawa-shogaisha-sports.html", "2017/morioka-toshi-koen.html"]
@@ -44,9 +45,13 @@ def test_card_in_chromium(browser, rendered, card, tmp_path):
     page.close()
 
 
+#: characters the PDF's fonts give back as look-alikes (— as ―, ／ as ∕, ・ as ‧): one form of each, to compare
+_LOOKALIKES = str.maketrans({**{chr(c): "-" for c in range(0x2010, 0x2016)}, "\u2212": "-", "\u2215": "/", "\u2027": "\u30fb"})
+
+
 def _normal(text: str) -> str:
-    """NFKC (Kangxi radicals -> ideographs) without whitespace: PDF text and DOM text compare."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+    """NFKC (Kangxi radicals -> ideographs), look-alikes as one character, no whitespace: PDF text and DOM text compare."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).translate(_LOOKALIKES)
 
 
 def _pattern(text: str) -> re.Pattern:
@@ -55,27 +60,128 @@ def _pattern(text: str) -> re.Pattern:
     return re.compile("".join(parts))
 
 
-@pytest.mark.parametrize("card", CARDS)
-def test_printed_a4_keeps_every_table_on_one_page(browser, rendered, card, tmp_path):
-    page, _, _ = open_page(browser, rendered / card)
-    pdf = tmp_path / "card.pdf"
-    page.pdf(path=str(pdf), format="A4", print_background=True)
-    tables = page.eval_on_selector_all(
-        "main table", "ts => ts.map(t => [t.rows[0].innerText, t.rows[t.rows.length - 1].innerText])"
-    )
-    page.close()
+#: evalkit.css's @page margins (top, left and right, bottom), in millimetres
+PAGE_MARGINS_MM = (12, 12, 14)
+A4_CONTENT_MM = (210 - 2 * PAGE_MARGINS_MM[1], 297 - PAGE_MARGINS_MM[0] - PAGE_MARGINS_MM[2])
+SEED = "2023/chiiki-kyosei.html"
+SEED_FOOTER = "地域共生社会推進事業　令和5年度（2023年度）通知表"
+
+#: what must never be cut across two pages, as ``[label, its first text, its last text]``: for a table its first and last
+#: body rows, for a heading the start of the block it introduces. A text is a text node of two characters or more, badges
+#: left out (their symbol is drawn by CSS, so the PDF's text differs from the DOM's).
+UNCUT_BLOCKS = """() => {
+  const texts = root => {
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT, {acceptNode: n =>
+      n.parentElement.closest('.badge, style') ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT});
+    const found = [];
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) { if (n.data.replace(/\\s/g, '').length >= 2) found.push(n.data); }
+    return found;
+  };
+  const blocks = [];
+  const add = (label, first, last) => { if (first.length && last.length) blocks.push([label, first[0], last[last.length - 1]]); };
+  for (const table of document.querySelectorAll('main table')) {  // header and footer rows are repeated on every page
+    const bodies = table.tBodies.length ? table.tBodies : [table];
+    add('table.' + table.className, texts(bodies[0]), texts(bodies[bodies.length - 1]));
+  }
+  for (const box of document.querySelectorAll('.card-title, .card-summary, .checks, .logic-model, .logic-graph-wrap, .mandala, .assessment')) {
+    add(box.className, texts(box), texts(box));
+  }
+  for (const heading of document.querySelectorAll('main :is(h2, h3, h4)')) {
+    const next = heading.nextElementSibling ? texts(heading.nextElementSibling) : [];  // its start: a long block may go on
+    if (next.length) add(heading.tagName + ' ' + heading.textContent, texts(heading), [next[0].replace(/\\s/g, '').slice(0, 10)]);
+  }
+  return blocks;
+}"""
+
+
+def print_pdf(page, path: Path) -> list[str]:
+    """``page`` printed on A4 as Chromium prints it (its own @page rules win, with an outline); the text of each page."""
+    page.pdf(path=str(path), format="A4", prefer_css_page_size=True, print_background=True, outline=True, tagged=True)
+    return [p.extract_text() or "" for p in PdfReader(str(path)).pages]
+
+
+def cut_blocks(texts: list[str], blocks: list[list[str]]) -> list[str]:
+    """The blocks whose first and last texts are on no single page."""
+    pages = [_normal(text) for text in texts]
+    cut = []
+    for label, first, last in blocks:
+        start, end = _pattern(_normal(first)[:8]), _pattern(_normal(last)[-8:])
+        if not any(start.search(text) and end.search(text) for text in pages):
+            cut.append(f"{label}: {first.strip()[:20]!r} … {last.strip()[-20:]!r}")
+    return cut
+
+
+def assert_printed_whole(page, pdf: Path, footer: str, max_pages: int) -> list[str]:
+    """Print ``page``: A4, at most ``max_pages``, ``footer`` and ``n / total`` on every page, no block or image cut."""
+    blocks = page.evaluate(UNCUT_BLOCKS)
+    images = page.locator("img").count()
+    texts = print_pdf(page, pdf)
     reader = PdfReader(str(pdf))
     width, height = float(reader.pages[0].mediabox.width), float(reader.pages[0].mediabox.height)
     assert abs(width - 595.3) < 2 and abs(height - 841.9) < 2  # A4 in points
-    pages = [_normal(p.extract_text() or "") for p in reader.pages]
-    assert len(pages) >= 2
-    for first, last in tables:
-        first, last = _pattern(_normal(first)[:12]), _pattern(_normal(last)[:12])
-        holding = [i for i, text in enumerate(pages) if first.search(text) and last.search(text)]
-        assert holding, f"table starting {first!r} is cut across pages"
-    for heading in ("2事業の実施体制", "4成果指標", "6課題分析"):
-        starts = [i for i, text in enumerate(pages) if _pattern(heading).match(text)]
-        assert starts, f"section {heading} does not start a printed page"
+    assert len(texts) <= max_pages, f"{len(texts)} pages"
+    for number, text in enumerate(texts, start=1):
+        assert _pattern(_normal(footer)).search(_normal(text)), f"page {number} has no footer naming the program and the cycle"
+        assert re.search(rf"(^|\D){number}\s*/\s*{len(texts)}(\D|$)", text), f"page {number} is not numbered"
+    assert len(blocks) >= 10
+    assert cut_blocks(texts, blocks) == []
+    assert sum(len(p.images) for p in reader.pages) == images  # an image cut in two would be drawn on two pages
+    return texts
+
+
+def test_the_seed_card_prints_on_four_a4_pages_at_most_each_with_its_footer(browser, rendered, tmp_path):
+    page, _, _ = open_page(browser, rendered / SEED)
+    assert_printed_whole(page, tmp_path / "card.pdf", SEED_FOOTER, max_pages=4)
+    page.close()
+
+
+@pytest.mark.parametrize("card", CARDS[1:])
+def test_every_sample_card_prints_compactly_with_nothing_cut(browser, rendered, card, tmp_path):
+    page, _, _ = open_page(browser, rendered / card)
+    footer = page.locator(".card-title .program-name").inner_text() + "　" + page.locator(".card-title h1").inner_text()
+    assert_printed_whole(page, tmp_path / "card.pdf", footer, max_pages=6)  # 8 to 12 pages when each section started one
+    page.close()
+
+
+def test_a_fictional_card_prints_compactly_with_nothing_cut(browser, rendered_city, tmp_path):
+    page, _, _ = open_page(browser, rendered_city / "2024/sample-bosai.html")
+    assert_printed_whole(page, tmp_path / "card.pdf", "地域防災力強化事業　令和6年度（2024年度）通知表", max_pages=6)
+    page.close()
+
+
+def test_a_table_at_a_page_foot_moves_whole_to_the_next_page(browser, rendered, tmp_path):
+    """The check above can fail: a spacer leaves the staff table 2 cm at a page's foot; printed as it is, the table moves
+    on whole; with break-inside allowed, the same check finds it cut."""
+    spacer = f"height: {A4_CONTENT_MM[1] - 20}mm; break-before: page"
+    free = "table, tr, thead, tbody { break-inside: auto !important; }"
+    found = []
+    for style in ("", free):
+        page, _, _ = open_page(browser, rendered / SEED)
+        page.evaluate("([spacer, style]) => { const t = document.querySelector('table.staff'); const d = document.createElement('div');"
+                      " d.style.cssText = spacer; t.before(d); const s = document.createElement('style'); s.textContent = style;"
+                      " document.head.append(s); }", [spacer, style])
+        blocks = [b for b in page.evaluate(UNCUT_BLOCKS) if b[0] == "table.staff"]
+        found.append(cut_blocks(print_pdf(page, tmp_path / "card.pdf"), blocks))
+        page.close()
+    assert found[0] == [] and len(found[1]) == 1
+
+
+HOSTILE_NAME = '地域共生"</style><script>window.pwned = 1</script>\\事業'
+
+
+def test_a_program_name_that_looks_like_markup_breaks_neither_the_page_nor_its_footer(browser, tmp_path):
+    project = copy_project(tmp_path)
+    program = project / "data/programs/chiiki-kyosei.yaml"
+    quoted = "'" + HOSTILE_NAME.replace("'", "''") + "'"  # YAML single quotes keep the backslash as it is
+    program.write_text(program.read_text(encoding="utf-8").replace("name: 地域共生社会推進事業", f"name: {quoted}", 1), encoding="utf-8")
+    result = run_cli(project, "--quiet", "--year", "2023", "--program", "chiiki-kyosei")
+    assert result.returncode == 0, result.stdout + result.stderr
+    page, errors, _ = open_page(browser, project / "outputs" / SEED)
+    assert errors == [] and page.evaluate("window.pwned") is None and page.locator("script").count() == 0
+    assert page.locator(".card-title .program-name").inner_text() == HOSTILE_NAME
+    assert page.evaluate("getComputedStyle(document.querySelector('main')).page") == "card-chiiki-kyosei"  # the rule after the string
+    assert_printed_whole(page, tmp_path / "card.pdf", HOSTILE_NAME + "　令和5年度（2023年度）通知表", max_pages=4)
+    page.close()
 
 
 def test_cycle_index_links_sort_and_filter(browser, rendered):
@@ -179,6 +285,21 @@ def test_cycle_index_shows_change_findings_and_one_row_per_indicator(browser, re
     page.close()
 
 
+def test_the_cycle_index_prints_across_a4_with_its_header_on_every_page_and_no_program_cut(browser, rendered_city, tmp_path):
+    page, _, _ = open_page(browser, rendered_city / "2024/index.html")
+    blocks = page.eval_on_selector_all("#programs tbody.program", """gs => gs.map(g => {
+        const last = g.rows[g.rows.length - 1].querySelector('td.ind');
+        return ['program ' + g.dataset.name, g.dataset.name, last ? last.firstChild.textContent : g.dataset.name]; })""")
+    texts = print_pdf(page, tmp_path / "index.pdf")
+    page.close()
+    box = PdfReader(str(tmp_path / "index.pdf")).pages[0].mediabox
+    assert float(box.width) > float(box.height) and len(texts) >= 2  # A4 landscape, the list on several pages
+    for text in texts:
+        assert all(label in text for label in ("事業名", "判定", "未完了の指摘", "進捗率")), "the header row is not repeated"
+        assert "すべて" not in text and "件を表示" not in text  # no control is printed
+    assert cut_blocks(texts, blocks) == []
+
+
 def test_root_index_shows_the_status_distribution_of_every_cycle(browser, rendered_city):
     page, errors, _ = open_page(browser, rendered_city / "index.html")
     assert errors == []
@@ -268,13 +389,13 @@ def test_the_plan_view_and_a_card_with_its_logic_graph_print_on_a4(browser, rend
     card = rendered_city / "2024/sample-bosai.html"
     page, _, _ = open_page(browser, card)
     page.emulate_media(media="print")
-    page.set_viewport_size({"width": round((210 - 28) / 25.4 * 96), "height": 1100})  # A4 less its margins, at 96 dpi
+    page.set_viewport_size({"width": round(A4_CONTENT_MM[0] / 25.4 * 96), "height": 1100})  # A4 less its margins, at 96 dpi
     box = page.locator("svg.logic-graph").bounding_box()
     pdf = tmp_path / "card.pdf"
     page.pdf(path=str(pdf), format="A4", print_background=True)
     page.close()
     # A4 at 96 dpi less the page margins: the graph fits one page, so it is never cut (break-inside: avoid)
-    assert box["height"] < (297 - 15 - 16) / 25.4 * 96 and box["width"] <= (210 - 28) / 25.4 * 96 + 1
+    assert box["height"] < A4_CONTENT_MM[1] / 25.4 * 96 and box["width"] <= A4_CONTENT_MM[0] / 25.4 * 96 + 1
     pages = [_normal(p.extract_text() or "") for p in PdfReader(str(pdf)).pages]
     holding = [i for i, t in enumerate(pages) if "長期・最終アウトカムにつながる矢印がない" in t or _pattern("成果につながる矢印がない").search(t)]
     assert len(holding) <= 1  # the graph's words are on one page
