@@ -186,8 +186,15 @@ def _connect(address: str, say: Callable[[str], Any]) -> Client:
     """A client of the scheduler at ``address`` whose workers can run evalkit; :class:`ClusterUnavailable` otherwise."""
     from distributed import Client
     from distributed import TimeoutError as DaskTimeout  # asyncio's, not the built-in one, on Python 3.10
+    from distributed.comm import parse_address, parse_host_port
 
     problem = None
+    try:  # a malformed address is refused before a client exists: a half-made one hangs the interpreter's exit
+        scheme, location = parse_address(address)
+        if scheme in ("tcp", "tls", "ws", "wss"):
+            parse_host_port(location)
+    except ValueError as exc:
+        raise ClusterUnavailable(f"cannot reach a Dask scheduler at {address} ({_first_line(exc)})") from None
     try:
         client = Client(address, timeout=CONNECT_SECONDS, set_as_default=False)
     except Exception as exc:  # noqa: BLE001 - an unreachable or malformed address: one line, whatever the reason
