@@ -514,7 +514,8 @@ def _publish_prints(plan: Plan, cache: Cache, options: BatchOptions, city_plan: 
             say(f"--pdf: cannot print PDFs here: {reason}; the HTML is published as usual")
             options = replace(options, pdf=False)
     titles = {year: cycle.title for year, (_, cycle) in plan.cycles.items()}
-    return publish_prints(jobs, titles, lambda year: cycle_entries(plan, cache, year), cache, options.out_dir, city_plan, options.pdf, say)
+    return publish_prints(jobs, titles, lambda year: cycle_entries(plan, cache, year), cache, options.out_dir, city_plan, options.pdf, say,
+                          workers=options.workers)
 
 
 def _remove_leftovers(out_dir: Path, work_dir: Path) -> None:

@@ -9,9 +9,12 @@ card is removed: a published file is never stale.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-from collections.abc import Callable
+import queue
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,47 +85,98 @@ def _booklet_key(year: int, title: str | None, ordered: list[dict[str, Any]], so
 
 def publish_prints(
     jobs: dict[int, list[Job]], titles: dict[int, str | None], entries: Callable[[int], list[dict[str, Any]]], cache: Cache,
-    out_dir: Path, plan: CityPlan | None, enabled: bool, say: Callable[[str], Any],
+    out_dir: Path, plan: CityPlan | None, enabled: bool, say: Callable[[str], Any], workers: int = 1,
 ) -> PrintResult:
-    """Print (``enabled``) or withdraw (not enabled) the card PDFs and booklet of every cycle in ``jobs``."""
+    """Print (``enabled``) or withdraw (not enabled) the card PDFs and booklet of every cycle in ``jobs``;
+    cards are printed by ``workers`` browsers at once (Playwright's API is per thread, so each has its own)."""
     result = PrintResult()
-    printer = _LazyPrinter()
     removed = 0
+    sources: dict[str, str | None] = {}
+    to_print: list[Job] = []
+    for job in (job for cycle_jobs in jobs.values() for job in cycle_jobs):
+        pdf, entry = job.out_dir / f"{job.program_id}.pdf", cache.cards.get(job.key)
+        sources[job.key] = source = _source(job.html)
+        if entry is not None and pdf.exists() and source is not None and entry.pdf_source == source:
+            continue
+        if pdf.exists():  # it no longer matches its card: never left published, whatever happens next
+            removed += not enabled
+            pdf.unlink()
+        if enabled and source is not None and entry is not None:
+            to_print.append(job)
+    errors: set[str] = set()
+    for job, data in _print_cards(to_print, workers, errors):
+        if isinstance(data, str):
+            result.failures.append((f"{job.key}.pdf", data))
+        else:
+            write_atomic(job.out_dir / f"{job.program_id}.pdf", data)
+            cache.cards[job.key].pdf_source = sources[job.key]
+            result.printed += 1
+    printer = _LazyPrinter()
     try:
         for year, cycle_jobs in jobs.items():
-            folder = out_dir / str(year)
-            sources: dict[str, str | None] = {}
-            for job in cycle_jobs:
-                pdf, entry = folder / f"{job.program_id}.pdf", cache.cards.get(job.key)
-                sources[job.program_id] = source = _source(job.html)
-                current = entry is not None and pdf.exists() and source is not None and entry.pdf_source == source
-                if current:
-                    continue
-                if pdf.exists():  # it no longer matches its card: never left published, whatever happens next
-                    removed += not enabled
-                    pdf.unlink()
-                if not enabled or source is None or entry is None:
-                    continue
-                browser = printer.get()
-                if browser is None:
-                    continue
-                from .pdf import PdfError
-
-                try:
-                    write_atomic(pdf, browser.print_file(job.html))
-                except PdfError as exc:
-                    result.failures.append((f"{job.key}.pdf", str(exc)))
-                    continue
-                entry.pdf_source = source
-                result.printed += 1
-            _booklet(year, titles.get(year), entries(year), sources, cache, folder, plan, enabled, printer, result)
+            cycle_sources = {job.program_id: sources[job.key] for job in cycle_jobs}
+            _booklet(year, titles.get(year), entries(year), cycle_sources, cache, out_dir / str(year), plan, enabled, printer, result)
     finally:
         printer.close()
-    if printer.error:
-        say(f"PDF not printed: {printer.error}; the HTML is published as usual")
+    errors |= {printer.error} if printer.error else set()
+    for error in sorted(errors):
+        say(f"PDF not printed: {error}; the HTML is published as usual")
     if removed:
         say(f"removed {removed} PDF(s) that no longer matched their cards (run with --pdf to print them again)")
     return result
+
+
+def _print_cards(jobs: list[Job], workers: int, errors: set[str]) -> Iterator[tuple[Job, bytes | str]]:
+    """Each card's PDF (or why it failed), from ``workers`` threads with a browser each: Playwright's API
+    belongs to the thread that started it, so each thread starts, uses and closes its own."""
+    if not jobs:
+        return
+    from .pdf import PdfError
+
+    todo: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+    done: queue.SimpleQueue[tuple[Job, bytes | str] | None] = queue.SimpleQueue()
+    stop = threading.Event()
+    count = max(1, min(workers, len(jobs)))
+    for job in jobs:
+        todo.put(job)
+    for _ in range(count):
+        todo.put(None)
+
+    def work() -> None:
+        printer = _LazyPrinter()
+        try:
+            while not stop.is_set() and (job := todo.get()) is not None:
+                browser = printer.get()
+                if browser is None:
+                    break
+                try:
+                    done.put((job, browser.print_file(job.html)))
+                except PdfError as exc:
+                    done.put((job, str(exc)))
+        finally:
+            try:
+                with contextlib.suppress(Exception):  # a browser that died on the way out: its pages were handed over
+                    printer.close()
+            finally:
+                if printer.error:
+                    errors.add(printer.error)
+                done.put(None)  # always: the consumer counts the threads that ended
+
+    threads = [threading.Thread(target=work, name=f"evalkit-print-{i}", daemon=True) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    try:
+        running = count
+        while running:
+            item = done.get()
+            if item is None:
+                running -= 1
+            else:
+                yield item
+    finally:
+        stop.set()  # on Ctrl-C: each thread ends after the page it is printing
+        for thread in threads:
+            thread.join()
 
 
 def _booklet(year: int, title: str | None, entries: list[dict[str, Any]], sources: dict[str, str | None], cache: Cache,
