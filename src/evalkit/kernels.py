@@ -53,7 +53,7 @@ PROVISIONER_NAME = "evalkit-zygote"
 #: set to 0 / off / no / false to start every kernel as a new interpreter (like ``--fresh-kernels``)
 DISABLE_ENV = "EVALKIT_FORK_KERNELS"
 
-#: what the card notebooks import, loaded once per worker (imports only: a forked kernel stays fresh).
+#: what the card notebooks import, loaded once per worker (imports and caches only: a forked kernel stays fresh).
 #: Not matplotlib_inline's backend: it hooks into IPython when first imported, which must happen in the kernel.
 PRELOAD = (
     "ipykernel.kernelapp",
@@ -63,6 +63,7 @@ PRELOAD = (
     "evalkit.charts",
     "evalkit.gap",
     "scrapbook",
+    "evalkit.warmup:warm_up",  # templates compiled, fonts loaded, one chart drawn: caches every card would fill again
 )
 
 

@@ -1,7 +1,8 @@
 """A kernel "zygote": imports the notebooks' heavy libraries once, then forks a fresh kernel per card.
 
 Run as ``python -m evalkit.zygote MODULE ...`` by :mod:`evalkit.kernels`, one per
-worker process.  Each request (a JSON line on stdin) forks a child that
+worker process (``MODULE:FUNCTION`` also calls that function, which only fills
+caches: :mod:`evalkit.warmup`).  Each request (a JSON line on stdin) forks a child that
 becomes an ordinary IPython kernel on the given connection file; the reply
 (a JSON line on stdout) is its pid.  A child starts with the preloaded
 modules already imported and nothing else: no cell has run in it, so every
@@ -94,10 +95,14 @@ def main(preload: list[str]) -> None:
     # As ipykernel_launcher does: the launch folder is not an import location.
     if sys.path and sys.path[0] in ("", os.getcwd()):
         del sys.path[0]
-    for module in preload:
+    for entry in preload:  # MODULE is imported; MODULE:FUNCTION is imported, then called (to fill caches)
+        module, _, function = entry.partition(":")
         try:
-            importlib.import_module(module)
-        except Exception:  # noqa: BLE001 - a kernel will show the same import error in its cell
+            loaded = importlib.import_module(module)
+            if function:
+                with contextlib.redirect_stdout(sys.stderr):  # stdout is the worker's reply pipe
+                    getattr(loaded, function)()
+        except Exception:  # noqa: BLE001 - a kernel will show the same error in its cell
             traceback.print_exc()
     signal.signal(signal.SIGCHLD, _reap)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker decides; Ctrl-C must not kill live kernels' parent
