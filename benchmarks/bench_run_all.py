@@ -1,12 +1,52 @@
-"""Benchmark: run_all against the naive papermill + nbconvert loop, a scripted loop and the kernel floor.
+"""Benchmark: run_all against the in-process floor and the naive papermill + nbconvert loop, where its time goes, and scaling.
 
-    python benchmarks/bench_run_all.py --programs 24
+    .venv/bin/python benchmarks/bench_run_all.py                 # ≈ 15 min on 2 idle cores
+    .venv/bin/python benchmarks/bench_run_all.py --large         # also 1,000 cards (≈ 20–30 min more)
+    .venv/bin/python benchmarks/bench_run_all.py --quick         # 1 round, no naive loop, no what-ifs, no scaling
 
-``--programs N`` is the number of program × cycle reports; they are spread over
-three cycles of synthetic programs (both directions, missing years, zero and
-negative values).  Every variant runs in this process's machine in the same
-run, so the ratios compare like with like.  The table is printed and written
-to ``benchmarks/results.md``.
+What it measures, in one run on this machine (so the ratios compare like with like):
+
+1. **Cold comparisons** at ``--cards`` (default 10 and 24 program × cycle cards), in
+   ``--rounds`` interleaved rounds (default 2; the order rotates each round, so
+   load from other work on the machine falls on every variant alike):
+
+   - *floor*: ``floor.py`` — one process, imports done before timing, then per card
+     ``load_card`` + every cell of ``notebooks/report_card.ipynb`` (sections, charts,
+     scraps) + HTML export with evalkit's exporter; no kernel, no papermill;
+   - *fork floor*: the same with each card's cells in a child forked from a process
+     that only imported (a kernel's fresh-process costs without Jupyter; diagnostic);
+   - *run_all cold* (``--workers``, default the CPU count) into a fresh output folder;
+   - *naive*: papermill CLI then ``jupyter nbconvert --to html`` per card.  Every card is
+     timed alone and the cards are shared out over the rounds, so the naive total of
+     a card set is the sum of its cards' times.
+
+   Reported: floor s/card; run_all s/card/worker = wall × workers ÷ cards and its
+   ratio to the floor; naive total ÷ run_all wall; and whether the targets of
+   issue #15 are met (24 cards: ≤ 2× the floor and ≥ 8× faster than naive;
+   10 cards: ≥ 5× faster than naive).
+2. **Profile** (``--no-profile`` to skip): one run_all at the largest card count
+   with ``probe/sitecustomize.py`` tracing every process of the tree (run_all,
+   workers, zygotes, kernels); ``breakdown.py`` splits the run exactly into per-run
+   and per-card parts.  ``--cprofile`` adds a second traced run under cProfile and
+   writes the top functions of workers and kernels to ``profile-*.txt``.
+   **What-if runs** (``--no-experiments`` to skip): the same traced run with each
+   proposed change to evalkit stood in for by the probe (``EVALKIT_BENCH_EXPERIMENTS``:
+   see ``probe/sitecustomize.py``), alone and all together, so that the ranked list
+   of changes in ``results.md`` quotes measured savings.
+3. **Scaling** at ``--scale`` cards (default 100; ``--large`` adds 1,000): cold
+   s/card, peak memory (RSS of run_all and all its descendants, sampled every 0.1 s),
+   a no-change (warm) run and a run after one program file changed.
+
+The cards are copies of ``examples/sample-city`` (15 programs × 3 cycles, with its
+plan): copy *k* of program *p* is ``<p>-<k>`` with its name numbered, and each cycle
+file lists exactly the copies that make up the card count.
+
+Every measurement also records the CPU that *other* processes used meanwhile
+(machine busy time from ``/proc/stat`` minus this benchmark's own tree), shown as
+"other load" in cores: on a shared 2-core machine it says how far to trust a row.
+
+The generated part of ``--results`` (default ``benchmarks/results.md``) is
+replaced; anything below the line ``<!-- analysis -->`` is kept as it is.
 """
 
 from __future__ import annotations
@@ -16,75 +56,84 @@ import json
 import math
 import os
 import platform
-import random
+import re
+import resource
+import shlex
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CYCLES = (2021, 2022, 2023)
+BENCH = Path(__file__).resolve().parent
+SAMPLE = ROOT / "examples/sample-city"
+ANALYSIS_MARKER = "<!-- analysis -->"
+
+sys.path.insert(0, str(BENCH))
+import breakdown  # noqa: E402
+
+# -- the generated project ---------------------------------------------------------------------------
+
+def cycle_years() -> list[int]:
+    return sorted(int(p.stem) for p in (SAMPLE / "params").glob("*.yaml"))
 
 
-def synthetic_program(index: int, rng: random.Random) -> str:
-    """A realistic program: 1–3 indicators over H30–R5 with gaps, targets to R8, a full sheet per cycle."""
-    lines = [f"id: bench-{index:04d}", f"name: ベンチマーク事業{index}", f"organization: 部{index % 5}", f"section: 課{index % 7}",
-             "background: |", "  合成データによるベンチマーク用の事業です。", "purpose:", "  final_outcome: 目標とする状態",
-             "  intermediate_outcomes: [中間アウトカム1, 中間アウトカム2]", "  activities: 活動", "work_items: [事務事業A]", "indicators:"]
-    for k in range(rng.randint(1, 3)):
-        direction = rng.choice(["up", "down"])
-        base = rng.choice([0, rng.uniform(5, 500), -rng.uniform(5, 50)])
-        lines += [f"  - id: ind{k}", f"    name: 指標{k}", "    unit: 件", f"    direction: {direction}", "    observations:"]
-        for year in range(2018, 2024):
-            if rng.random() < 0.2:
-                lines.append(f"      {year}: {{actual: '-'}}")
-                continue
-            value = base + (year - 2018) * rng.uniform(-3, 8) * (1 if direction == "up" else -1)
-            lines.append(f"      {year}: {{actual: {value:.2f}}}")
-        lines.append(f"      R8: {{target: {base + rng.uniform(10, 60) * (1 if direction == 'up' else -1):.2f}}}")
-    lines.append("sheets:")
-    for year in CYCLES:
-        lines += [f"  {year}:", "    staff: [{role: 担当, count: 2}]", "    costs: {business_cost: 1000, personnel_cost: 2000}",
-                  "    episodes: [エピソード]", "    status_comment: 順調です。", "    improvement_points: [改善点]",
-                  "    mandala: {center: 中心, cells: [a, b, c, d, e, f, g, h]}",
-                  "    directions: [{work_item: 事務事業A, program: 継続, cost: 維持}]",
-                  "    plan: [計画]", "    questions: [質問]"]
-    return "\n".join(lines) + "\n"
-
-
-def make_project(folder: Path, reports: int, seed: int = 7) -> list[tuple[int, str]]:
-    rng = random.Random(seed)
+def make_project(folder: Path, cards: int) -> list[tuple[int, str]]:
+    """A project of exactly ``cards`` cards: copies of the sample city's programs, each in every cycle, copy-major."""
+    templates = sorted((SAMPLE / "data/programs").glob("*.yaml"))
+    years = cycle_years()
     (folder / "data/programs").mkdir(parents=True)
     (folder / "params").mkdir()
-    shutil.copy(ROOT / "notebooks/report_card.ipynb", folder / "report_card.ipynb")
     (folder / "notebooks").mkdir()
     shutil.copy(ROOT / "notebooks/report_card.ipynb", folder / "notebooks/report_card.ipynb")
-    programs = math.ceil(reports / len(CYCLES))
-    jobs = []
-    for i in range(programs):
-        (folder / f"data/programs/bench-{i:04d}.yaml").write_text(synthetic_program(i, rng), encoding="utf-8")
-    for year in CYCLES:
-        (folder / f"params/{year}.yaml").write_text(f"fiscal_year: {year}\ntitle: ベンチマーク {year}\n", encoding="utf-8")
-    for i in range(programs):
-        for year in CYCLES:
-            if len(jobs) < reports:
-                jobs.append((year, f"bench-{i:04d}"))
-    # cycles list their programs, so exactly `reports` cards are produced
-    for year in CYCLES:
+    if (SAMPLE / "data/plan.yaml").exists():
+        shutil.copy(SAMPLE / "data/plan.yaml", folder / "data/plan.yaml")
+    jobs: list[tuple[int, str]] = []
+    for k in range(math.ceil(cards / len(years))):
+        source = templates[k % len(templates)]
+        program_id = f"{source.stem}-{k:04d}"
+        text = re.sub(r"^id: .*$", f"id: {program_id}", source.read_text(encoding="utf-8"), count=1, flags=re.M)
+        text = re.sub(r"^name: (.*)$", rf"name: \1（{k}）", text, count=1, flags=re.M)
+        (folder / f"data/programs/{program_id}.yaml").write_text(text, encoding="utf-8")
+        jobs += [(year, program_id) for year in years]
+    jobs = jobs[:cards]
+    for year in years:
         ids = [p for y, p in jobs if y == year]
-        cycle = f"fiscal_year: {year}\ntitle: ベンチマーク {year}\nprograms: {json.dumps(ids)}\n"
-        (folder / f"params/{year}.yaml").write_text(cycle, encoding="utf-8")
+        text = (SAMPLE / f"params/{year}.yaml").read_text(encoding="utf-8")
+        (folder / f"params/{year}.yaml").write_text(text.rstrip("\n") + f"\nprograms: {json.dumps(ids)}\n", encoding="utf-8")
     return jobs
 
 
-class PeakRSS:
-    """Peak resident memory of a process tree, sampled from /proc every 50 ms."""
+def cycle_title(folder: Path, year: int) -> str:
+    match = re.search(r"^title: (.*)$", (folder / f"params/{year}.yaml").read_text(encoding="utf-8"), flags=re.M)
+    return match.group(1).strip() if match else ""
 
-    def __init__(self, root_pid: int):
-        self.root, self.peak, self._stop = root_pid, 0, threading.Event()
+
+# -- measuring a command -------------------------------------------------------------------------------
+
+def _machine_busy() -> float:
+    """Seconds of CPU the whole machine has spent busy since boot (/proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu() -> float:
+    children, me = resource.getrusage(resource.RUSAGE_CHILDREN), resource.getrusage(resource.RUSAGE_SELF)
+    return children.ru_utime + children.ru_stime + me.ru_utime + me.ru_stime
+
+
+class TreeSampler:
+    """Peak resident memory of a process and all its descendants, sampled from /proc every ``interval`` s."""
+
+    def __init__(self, root_pid: int, interval: float = 0.1):
+        self.root, self.interval, self.peak = root_pid, interval, 0
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _tree_rss(self) -> int:
@@ -96,10 +145,10 @@ class PeakRSS:
                 continue
             try:
                 fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-                children.setdefault(int(fields[1]), []).append(int(proc.name))
-                rss[int(proc.name)] = int(fields[21]) * page
-            except (OSError, IndexError, ValueError):
+            except (OSError, IndexError):
                 continue
+            children.setdefault(int(fields[1]), []).append(int(proc.name))
+            rss[int(proc.name)] = int(fields[21]) * page
         total, stack = 0, [self.root]
         while stack:
             pid = stack.pop()
@@ -110,9 +159,9 @@ class PeakRSS:
     def _run(self) -> None:
         while not self._stop.is_set():
             self.peak = max(self.peak, self._tree_rss())
-            time.sleep(0.05)
+            self._stop.wait(self.interval)
 
-    def __enter__(self) -> PeakRSS:
+    def __enter__(self) -> TreeSampler:
         self._thread.start()
         return self
 
@@ -121,147 +170,452 @@ class PeakRSS:
         self._thread.join()
 
 
-def timed(command: list[str], cwd: Path) -> tuple[float, int]:
+@dataclass
+class Measurement:
+    seconds: float
+    peak_rss: int = 0
+    other_cores: float = 0.0  # CPU used by processes outside this benchmark, in cores, while it ran
+    cpu: float = 0.0  # CPU seconds of the command and all its descendants
+    stdout: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVALKIT_BENCH") and k != "PYTHONPATH"}
+    return {**env, **extra}
+
+
+def measure(command: list[str], cwd: Path, env: dict[str, str] | None = None, sample_memory: bool = False) -> Measurement:
+    """Run ``command`` to its end; wall time, optionally the peak RSS of its tree, and the other processes' load."""
+    busy, own = _machine_busy(), _own_cpu()
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    with PeakRSS(process.pid) as memory:
-        code = process.wait()
-    if code not in (0,):
-        raise SystemExit(f"{' '.join(command)} exited {code}")
-    return time.perf_counter() - started, memory.peak
+    process = subprocess.Popen(command, cwd=cwd, env=env or clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if sample_memory:
+        with TreeSampler(process.pid) as sampler:
+            out, err = process.communicate()
+        peak = sampler.peak
+    else:
+        out, err = process.communicate()
+        peak = 0
+    seconds = time.perf_counter() - started
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(map(str, command))} exited {process.returncode}:\n{out[-2000:]}\n{err[-4000:]}")
+    used = _own_cpu() - own
+    other = max(0.0, (_machine_busy() - busy) - used)
+    return Measurement(seconds, peak, other / seconds, used, out)
 
 
-def naive(folder: Path, jobs: list[tuple[int, str]]) -> tuple[float, int]:
-    """What a newcomer scripts: papermill CLI then jupyter nbconvert CLI, one after the other."""
+# -- the variants --------------------------------------------------------------------------------------
+
+def run_all_command(out: str, workers: int) -> list[str]:
+    return [sys.executable, str(ROOT / "run_all.py"), "--quiet", "--data", "data", "--params", "params", "--out", out,
+            "--notebooks", "notebooks", "--workers", str(workers)]
+
+
+def run_all_cold(project: Path, label: str, workers: int, sample_memory: bool = False, env: dict[str, str] | None = None) -> Measurement:
+    """run_all into an output folder (and state) of its own, so nothing is cached."""
+    shutil.rmtree(project / label, ignore_errors=True)
+    shutil.rmtree(project / ".evalkit" / label, ignore_errors=True)
+    m = measure(run_all_command(label, workers), project, env=env, sample_memory=sample_memory)
+    if " 0 failed" not in m.stdout:
+        raise SystemExit(f"run_all reported failures: {m.stdout}")
+    return m
+
+
+def floor(project: Path, mode: str, limit: int | None = None) -> tuple[Measurement, dict]:
+    out = project / f"floor-{mode}.json"
+    command = [sys.executable, str(BENCH / "floor.py"), str(project), "--mode", mode, "--json", str(out)]
+    if limit:
+        command += ["--limit", str(limit)]
+    m = measure(command, project)
+    return m, json.loads(out.read_text(encoding="utf-8"))
+
+
+def naive_card(project: Path, year: int, program: str) -> Measurement:
+    """What a newcomer scripts: the papermill CLI, then the jupyter nbconvert CLI, for one card."""
     bindir = Path(sys.executable).parent
-    script = ["set -e", "mkdir -p naive"]
-    for year, program in jobs:
-        out = f"naive/{year}-{program}.ipynb"
-        script.append(f"{bindir}/papermill notebooks/report_card.ipynb {out} -p program_id {program} -p fiscal_year {year} "
-                      f"-p data_dir {folder / 'data'} --cwd notebooks --no-progress-bar --log-level ERROR")
-        script.append(f"{bindir}/jupyter nbconvert --to html --no-input --log-level ERROR {out}")
-    (folder / "naive.sh").write_text("\n".join(script) + "\n")
-    return timed(["bash", "naive.sh"], folder)
+    out = f"naive/{year}-{program}.ipynb"
+    (project / "naive").mkdir(exist_ok=True)
+    script = (f"set -e\n{bindir}/papermill notebooks/report_card.ipynb {out} -p program_id {program} -p fiscal_year {year} "
+              f"-p title {shlex.quote(cycle_title(project, year))} --cwd notebooks --no-progress-bar --log-level ERROR\n"
+              f"{bindir}/jupyter nbconvert --to html --no-input --log-level ERROR {out}\n")
+    return measure(["bash", "-c", script], project)
 
 
-SCRIPTED = """
-import sys, papermill
-from pathlib import Path
-from nbconvert import HTMLExporter
-folder = Path(sys.argv[1]); exporter = HTMLExporter(exclude_input=True)
-(folder / "scripted").mkdir(exist_ok=True)
-for item in sys.argv[2:]:
-    year, program = item.split(":")
-    nb = papermill.execute_notebook(str(folder / "notebooks/report_card.ipynb"), None, progress_bar=False,
-        parameters={"program_id": program, "fiscal_year": int(year), "data_dir": str(folder / "data")}, cwd=str(folder / "notebooks"))
-    body, _ = exporter.from_notebook_node(nb)
-    (folder / "scripted" / f"{year}-{program}.html").write_text(body, encoding="utf-8")
-"""
+# -- the cold comparison in interleaved rounds ---------------------------------------------------------
 
-FLOOR = """
-import sys, time
-from jupyter_client.manager import start_new_kernel
-rounds = int(sys.argv[1])
-started = time.perf_counter()
-for _ in range(rounds):
-    km, kc = start_new_kernel(kernel_name="python3")
-    kc.execute_interactive("import evalkit\\nfrom evalkit import sections, charts", timeout=120)
-    kc.stop_channels(); km.shutdown_kernel(now=False)
-print((time.perf_counter() - started) / rounds)
-"""
+@dataclass
+class Cold:
+    counts: list[int]
+    workers: int
+    floor: dict[str, list[list[float]]] = field(default_factory=dict)  # mode -> per round, per-card seconds
+    floor_cpu: dict[str, list[list[float]]] = field(default_factory=dict)  # mode -> per round, per-card CPU seconds
+    floor_steps: dict[str, list[float]] = field(default_factory=dict)  # step -> per-card seconds (inproc, all rounds)
+    run_all: dict[int, list[Measurement]] = field(default_factory=dict)
+    naive: dict[int, Measurement] = field(default_factory=dict)  # card index -> its naive time
+    log: list[tuple[int, str, Measurement]] = field(default_factory=list)  # (round, variant, measurement)
+    same_pages: tuple[int, int] = (0, 0)  # floor pages identical to run_all's (apart from the generation time), of those compared
+
+
+def cold_rounds(project: Path, jobs: list[tuple[int, str]], counts: list[int], rounds: int, workers: int, naive: bool,
+                say=print) -> Cold:
+    cold = Cold(counts, workers)
+    largest = max(counts)
+    naive_share = [list(range(largest))[r::rounds] for r in range(rounds)]
+    for r in range(rounds):
+        steps = [("floor", "inproc"), ("floor", "fork")] + [("run_all", n) for n in counts] + ([("naive", None)] if naive else [])
+        steps = steps[r % len(steps):] + steps[:r % len(steps)]  # rotate: no variant always runs first
+        for kind, arg in steps:
+            if kind == "floor":
+                m, result = floor(project, arg, largest)
+                cold.floor.setdefault(arg, []).append([c["seconds"] for c in result["cards"]])
+                cold.floor_cpu.setdefault(arg, []).append([c["cpu"] for c in result["cards"]])
+                if arg == "inproc":
+                    for c in result["cards"]:
+                        cold.floor_steps.setdefault("cells", []).append(c["cells"])
+                        cold.floor_steps.setdefault("cells_cpu", []).append(c["cells_cpu"])
+                        for k, v in c["steps"].items():
+                            cold.floor_steps.setdefault(k, []).append(v)
+                label = f"floor {arg}"
+            elif kind == "run_all":
+                m = run_all_cold(project / f"set-{arg}", f"out-r{r}", workers)
+                cold.run_all.setdefault(arg, []).append(m)
+                label = f"run_all {arg} cards"
+            else:
+                started = time.perf_counter()
+                for index in naive_share[r]:
+                    cold.naive[index] = naive_card(project, *jobs[index])
+                m = Measurement(time.perf_counter() - started,
+                                other_cores=statistics.fmean(cold.naive[i].other_cores for i in naive_share[r]),
+                                cpu=sum(cold.naive[i].cpu for i in naive_share[r]))
+                label = f"naive, {len(naive_share[r])} cards"
+            cold.log.append((r, label, m))
+            say(f"  round {r + 1}: {label}: {m.seconds:.1f} s (other load {m.other_cores:.2f} cores)")
+    return cold
+
+
+# -- profile -----------------------------------------------------------------------------------------
+
+def traced(project: Path, command: list[str], name: str, cold: bool, experiments: str = "", cprofile: bool = False,
+           sample_memory: bool = False) -> dict:
+    """Run ``command`` with every process traced (probe/sitecustomize.py); its breakdown, with the measurement and trace folder."""
+    trace = project / f"trace-{name}"
+    shutil.rmtree(trace, ignore_errors=True)
+    trace.mkdir()
+    env = clean_env(PYTHONPATH=str(BENCH / "probe"), EVALKIT_BENCH_TRACE=str(trace), EVALKIT_BENCH_EXPERIMENTS=experiments,
+                    **({"EVALKIT_BENCH_CPROFILE": "1"} if cprofile else {}))
+    out = command[command.index("--out") + 1]
+    if cold:
+        shutil.rmtree(project / out, ignore_errors=True)
+        shutil.rmtree(project / ".evalkit" / out, ignore_errors=True)
+    start = time.clock_gettime(time.CLOCK_BOOTTIME)
+    m = measure(command, project, env=env, sample_memory=sample_memory)
+    end = time.clock_gettime(time.CLOCK_BOOTTIME)
+    result = breakdown.analyse(breakdown.load(trace), start, end)
+    result.update(measurement=m, trace=trace)
+    return result
+
+
+def traced_run(project: Path, workers: int, name: str = "base", experiments: str = "", cprofile: bool = False) -> dict:
+    """One cold run_all of ``project``, traced."""
+    return traced(project, run_all_command(f"out-{name}", workers), name, cold=True, experiments=experiments, cprofile=cprofile)
+
+
+def part(prefix: str) -> str:
+    return next(label for label, _ in breakdown.CARD_PARTS if label.startswith(prefix))
+
+
+#: what-if runs (probe/sitecustomize.py applies each change in the run): name, the change, what it targets
+EXPERIMENTS = [
+    ("ready", "wait_for_ready without jupyter_client's final 0.2 s wait for IOPub silence",
+     "kernel start -> ready", lambda r: breakdown.row(r, part("kernel start"))),
+    ("shutdown", "kernel exit polled every 5 ms instead of 100 ms",
+     "kernel shutdown", lambda r: breakdown.row(r, part("kernel shutdown"))),
+    ("preload", "zygote also imports what each kernel imports (debugger, …) and compiles the card templates, draws one chart",
+     "kernel start -> ready + kernel's cell execution",
+     lambda r: breakdown.row(r, part("kernel start")) + breakdown.row(r, part("cells: kernel"))),
+    ("zygote-first", "a worker starts its zygote before its own imports",
+     "first card's wait for the zygote", lambda r: breakdown.row(r, part("zygote fork"))),
+    ("index-early", "run_all imports the index-page modules in a thread while the cards run",
+     "index pages after the pool", lambda r: breakdown.segment(r, "index pages (incl. importing matplotlib/seaborn)")),
+]
+
+
+def experiments(project: Path, workers: int, baseline: dict, say=print) -> list[dict]:
+    """Each what-if change alone, then all together; a second baseline run at the end shows the drift."""
+    runs = []
+    for name, *_ in EXPERIMENTS:
+        runs.append({"name": name, "result": traced_run(project, workers, name, experiments=name)})
+        say(f"  experiment {name}: {runs[-1]['result']['measurement'].seconds:.1f} s")
+    everything = ",".join(name for name, *_ in EXPERIMENTS)
+    runs.append({"name": "all", "result": traced_run(project, workers, "all", experiments=everything)})
+    say(f"  all experiments: {runs[-1]['result']['measurement'].seconds:.1f} s")
+    runs.append({"name": "baseline again", "result": traced_run(project, workers, "base2")})
+    say(f"  baseline again: {runs[-1]['result']['measurement'].seconds:.1f} s")
+    return runs
+
+
+def cprofile_report(trace: Path, role: str, top: int = 40) -> str:
+    import io
+    import pstats
+
+    files = sorted(trace.glob(f"{role}-*.prof"))
+    if not files:
+        return f"(no {role} profiles)"
+    stream = io.StringIO()
+    stats = pstats.Stats(str(files[0]), stream=stream)
+    for f in files[1:]:
+        stats.add(str(f))
+    stats.strip_dirs().sort_stats("cumulative").print_stats(top)
+    stats.sort_stats("tottime").print_stats(top)
+    body = "\n".join(line for line in stream.getvalue().splitlines() if not line.endswith(".prof"))  # not the file list
+    return f"cProfile of {len(files)} {role} processes of one traced run_all (cards: see results.md)\n{body}\n"
+
+
+# -- scaling -------------------------------------------------------------------------------------------
+
+def scaling(folder: Path, cards: int, workers: int, say=print) -> dict:
+    """Cold, no-change and one-program-changed runs of ``cards`` cards, traced (a few µs per wrapped call) for their split."""
+    project = folder / f"scale-{cards}"
+    shutil.rmtree(project, ignore_errors=True)
+    jobs = make_project(project, cards)
+    command = run_all_command("out", workers)
+    cold = traced(project, command, "cold", cold=True, sample_memory=True)
+    say(f"  {cards} cards cold: {cold['measurement'].seconds:.1f} s, peak {cold['measurement'].peak_rss / 2**20:.0f} MiB")
+    warm = traced(project, command, "warm", cold=False, sample_memory=True)
+    say(f"  {cards} cards warm: {warm['measurement'].seconds:.2f} s")
+    program = project / f"data/programs/{jobs[0][1]}.yaml"
+    program.write_text(program.read_text(encoding="utf-8") + "# changed\n", encoding="utf-8")
+    changed = traced(project, command, "changed", cold=False, sample_memory=True)
+    say(f"  {cards} cards, one program changed: {changed['measurement'].seconds:.2f} s ({changed['measurement'].stdout.strip()})")
+    return {"cards": len(jobs), "cold": cold, "warm": warm, "changed": changed}
+
+
+# -- the report --------------------------------------------------------------------------------------
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def report(cold: Cold | None, profile: dict | None, whatif: list[dict], scale: list[dict], args: argparse.Namespace,
+           started: float) -> str:
+    cpus = os.cpu_count() or 1
+    load = os.getloadavg()
+    lines = [
+        "# evalkit benchmark: run_all against the in-process floor and the naive loop",
+        "",
+        f"Machine: {platform.machine()}, {cpus} CPUs, Python {platform.python_version()}; run {time.strftime('%Y-%m-%d %H:%M')} "
+        f"({(time.time() - started) / 60:.0f} min; load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}).",
+        f"Command: `{' '.join(['python benchmarks/bench_run_all.py', *sys.argv[1:]])}`.  Cards: copies of examples/sample-city "
+        "(15 programs × 3 cycles, with its plan).",
+        "",
+    ]
+    if cold:
+        w = cold.workers
+        lines += [
+            f"## Cold runs ({len(cold.floor.get('inproc', []))} interleaved rounds; medians)",
+            "",
+            "- floor: one process, imports done first, per card load_card + every notebook cell + HTML export, no kernel;",
+            "- fork floor: the same, each card's cells in a child forked from a process that only imported (fresh-process costs, no Jupyter);",
+            f"- run_all s/card/worker = wall × {w} workers ÷ cards; naive = papermill CLI + nbconvert CLI per card, timed card by card;",
+            "- CPU s/card: CPU time of the whole process tree ÷ cards (run_all: every process, start-up included; floor: the cards "
+            "only). It does not depend on how busy the machine is, and it leaves out waiting (polls, timeouts), which only the "
+            "wall time shows.",
+            "",
+            "| cards | floor s/card | fork floor s/card | run_all wall (s) | run_all s/card/worker | ÷ floor | naive s/card | naive total (s) "
+            "| naive ÷ run_all | targets | floor CPU s/card | run_all CPU s/card | CPU ÷ floor |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|",
+        ]
+        targets = {24: (2.0, 8.0), 10: (None, 5.0)}
+        for n in cold.counts:
+            floor_n = _median([statistics.fmean(r[:n]) for r in cold.floor.get("inproc", [])])
+            fork_n = _median([statistics.fmean(r[:n]) for r in cold.floor.get("fork", [])])
+            wall = _median([m.seconds for m in cold.run_all[n]])
+            per = wall * w / n
+            naive_cards = [cold.naive[i].seconds for i in range(n) if i in cold.naive]
+            naive_total = sum(naive_cards) if len(naive_cards) == n else float("nan")
+            speedup = naive_total / wall
+            floor_ratio, naive_ratio = targets.get(n, (None, None))
+            verdict = []
+            if floor_ratio:
+                verdict.append(f"≤ {floor_ratio:g}× floor: {'**met**' if per / floor_n <= floor_ratio else '**not met**'}")
+            if naive_ratio and not math.isnan(speedup):
+                verdict.append(f"≥ {naive_ratio:g}× naive: {'**met**' if speedup >= naive_ratio else '**not met**'}")
+            floor_cpu = _median([statistics.fmean(r[:n]) for r in cold.floor_cpu.get("inproc", [])])
+            run_all_cpu = _median([m.cpu / n for m in cold.run_all[n]])
+            lines.append(f"| {n} | {floor_n:.3f} | {fork_n:.3f} | {wall:.1f} | {per:.3f} | {per / floor_n:.2f}× | "
+                         f"{statistics.fmean(naive_cards) if naive_cards else float('nan'):.2f} | {naive_total:.1f} | {speedup:.1f}× | "
+                         f"{'; '.join(verdict)} | {floor_cpu:.3f} | {run_all_cpu:.3f} | {run_all_cpu / floor_cpu:.2f}× |")
+        steps = {k: statistics.fmean(v) for k, v in cold.floor_steps.items()}
+        big = sorted(((k, v) for k, v in steps.items() if k not in ("cells", "cells_cpu") and v >= 0.005), key=lambda kv: -kv[1])
+        lines += ["", "Floor per card (mean of all rounds): " + ", ".join(f"{k} {v:.3f} s" for k, v in big)
+                  + "; `ipynb` (serialising the executed notebook, which run_all also publishes) is not counted in the floor. "
+                  f"The floor's pages are run_all's byte for byte (apart from the generation time): "
+                  f"{cold.same_pages[0]} of {cold.same_pages[1]}.", ""]
+        lines += ["Every measurement (other load = CPU used by processes outside the benchmark, in cores of the "
+                  f"{cpus}):", "", "| round | variant | wall (s) | CPU (s) | other load (cores) |", "|---:|---|---:|---:|---:|"]
+        for r, label, m in cold.log:
+            lines.append(f"| {r + 1} | {label} | {m.seconds:.1f} | {m.cpu:.1f} | {m.other_cores:.2f} |")
+        lines.append("")
+    if profile:
+        m = profile["measurement"]
+        floor_per_card = None
+        floor_steps = None
+        if cold:
+            largest = max(cold.counts)
+            floor_per_card = _median([statistics.fmean(r[:largest]) for r in cold.floor.get("inproc", [])])
+            floor_steps = {k: statistics.fmean(v) for k, v in cold.floor_steps.items()}
+        lines += [f"## Where run_all's time goes (one traced cold run, {profile['n']} cards, other load {m.other_cores:.2f} cores)", "",
+                  "Tracing adds a few µs per wrapped call; the traced run's wall is comparable to the untraced ones above.", ""]
+        lines += breakdown.tables(profile, floor_per_card, floor_steps)
+        lines.append("")
+    if profile and whatif:
+        n, nw = profile["n"], profile["nw"]
+        again = next(r["result"] for r in whatif if r["name"] == "baseline again")
+        lines += [
+            "## What-if runs: proposed changes applied by the benchmark's probe (traced, cold, "
+            f"{n} cards)",
+            "",
+            "Each change is stood in for by `probe/sitecustomize.py` (`EVALKIT_BENCH_EXPERIMENTS`), so its saving is measured, "
+            "not estimated.  *Targeted* is that change's rows of the breakdown in s/card/worker (baseline = mean of the "
+            "traced run above and a second baseline run after the experiments); the wall-time column is one run each and noisier.",
+            "",
+            "| change | what it stands in for | targeted rows | baseline | with the change | saving s/card/worker | "
+            "run_all s/card/worker (wall) | do_execute CPU s (steady) |",
+            "|---|---|---|---:|---:|---:|---:|---:|",
+        ]
+        specs = {name: (what, target, measure_) for name, what, target, measure_ in EXPERIMENTS}
+        base_total = statistics.fmean([profile["wall"] * nw / n, again["wall"] * nw / n])
+        base_cpu = statistics.fmean([breakdown.steady(profile, "do_execute_cpu", kernel=True),
+                                     breakdown.steady(again, "do_execute_cpu", kernel=True)])
+        lines.append(f"| (baseline) | | | | | | {base_total:.3f} | {base_cpu:.3f} |")
+        for run in whatif:
+            r = run["result"]
+            total = r["wall"] * nw / n
+            cpu = breakdown.steady(r, "do_execute_cpu", kernel=True)
+            if run["name"] in specs:
+                what, target, measure_ = specs[run["name"]]
+                before = statistics.fmean([measure_(profile), measure_(again)])
+                after = measure_(r)
+                lines.append(f"| {run['name']} | {what} | {target} | {before:.3f} | {after:.3f} | **{before - after:.3f}** | "
+                             f"{total:.3f} | {cpu:.3f} |")
+            elif run["name"] == "all":
+                lines.append(f"| all of them | | whole run | {base_total:.3f} | {total:.3f} | **{base_total - total:.3f}** | "
+                             f"{total:.3f} | {cpu:.3f} |")
+            else:
+                lines.append(f"| {run['name']} | | | | | | {total:.3f} | {cpu:.3f} |")
+        if cold:
+            largest = max(cold.counts)
+            floor_per_card = _median([statistics.fmean(r[:largest]) for r in cold.floor.get("inproc", [])])
+            everything = next(r["result"] for r in whatif if r["name"] == "all")
+            lines += ["", f"With all of them: run_all {everything['wall'] * nw / n:.3f} s/card/worker = "
+                      f"{everything['wall'] * nw / n / floor_per_card:.2f}× the floor (baseline {base_total / floor_per_card:.2f}×)."]
+        lines.append("")
+    if scale:
+        lines += ["## Scaling (traced runs: a few µs per wrapped call)", "",
+                  "| cards | cold wall (s) | s/card | s/card/worker | steady card (s) | peak RSS, run_all + children (MiB) | "
+                  "no-change run (s) | one program changed (s) | other load (cores, cold) |",
+                  "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for s in scale:
+            c = s["cold"]["measurement"]
+            steady_card = breakdown.steady(s["cold"], "= run_job")
+            lines.append(f"| {s['cards']} | {c.seconds:.1f} | {c.seconds / s['cards']:.3f} | {c.seconds * args.workers / s['cards']:.3f} | "
+                         f"{steady_card:.3f} | {c.peak_rss / 2**20:.0f} | {s['warm']['measurement'].seconds:.2f} | "
+                         f"{s['changed']['measurement'].seconds:.2f} | {c.other_cores:.2f} |")
+        lines += ["", "run_all's own timeline in those runs (s):", "",
+                  "| cards | run | " + " | ".join(scale[0]["cold"]["steps"]) + " | peak RSS (MiB) |",
+                  "|---:|---|" + "---:|" * (len(scale[0]["cold"]["steps"]) + 1)]
+        for s in scale:
+            for kind in ("cold", "warm", "changed"):
+                r = s[kind]
+                lines.append(f"| {s['cards']} | {kind} | " + " | ".join(f"{v:.2f}" for v in r["steps"].values())
+                             + f" | {r['measurement'].peak_rss / 2**20:.0f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def same_pages(floor_dir: Path, run_all_dir: Path) -> tuple[int, int]:
+    """How many of the floor's pages are the run_all pages byte for byte, apart from the generation time."""
+    stamp = re.compile(r"(<dt>作成</dt><dd>[^<]*?)\d{4}-\d\d-\d\d \d\d:\d\d [A-Z]+")
+    same = total = 0
+    for page in sorted(floor_dir.glob("*.html")):
+        year, program = page.stem.split("-", 1)
+        other = run_all_dir / year / f"{program}.html"
+        if other.exists():
+            total += 1
+            same += stamp.sub(r"\1", page.read_text(encoding="utf-8")) == stamp.sub(r"\1", other.read_text(encoding="utf-8"))
+    return same, total
+
+
+def write_results(path: Path, generated: str) -> None:
+    kept = ""
+    if path.exists():
+        old = path.read_text(encoding="utf-8")
+        if ANALYSIS_MARKER in old:
+            kept = old[old.index(ANALYSIS_MARKER):]
+    path.write_text(generated.rstrip("\n") + "\n\n" + (kept or ANALYSIS_MARKER + "\n"), encoding="utf-8")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--programs", type=int, default=24, help="program × cycle reports to render (default 24)")
-    parser.add_argument("--cache-scale", type=int, default=1000, help="jobs for the cache-path-only measurement (default 1000)")
-    parser.add_argument("--skip-naive", action="store_true", help="leave out the slow naive CLI loop")
+    parser.add_argument("--cards", default="10,24", help="card counts of the cold comparison, comma-separated, or 'none' "
+                        "(then no profile either; default 10,24)")
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds of the cold comparison (default 2)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="run_all --workers (default: CPU count)")
+    parser.add_argument("--skip-naive", action="store_true", help="leave out the naive CLI loop (the slowest part)")
+    parser.add_argument("--no-profile", action="store_true", help="leave out the traced run")
+    parser.add_argument("--cprofile", action="store_true", help="also a cProfile'd traced run: benchmarks/profile-{worker,kernel}.txt")
+    parser.add_argument("--no-experiments", action="store_true", help="leave out the what-if runs of proposed changes")
+    parser.add_argument("--scale", default="100", help="card counts of the scaling runs, comma-separated, or 'none' (default 100)")
+    parser.add_argument("--large", action="store_true", help="add 1,000 cards to --scale (long)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1 round, no naive loop, no scaling")
+    parser.add_argument("--results", type=Path, default=BENCH / "results.md", help="where to write the report (default benchmarks/results.md)")
+    parser.add_argument("--keep", type=Path, default=None, help="generate the projects here and keep them (default: a temporary folder)")
     args = parser.parse_args()
-    cpus = os.cpu_count() or 1
-    rows: list[tuple[str, float, int | None]] = []
+    if args.quick:
+        args.rounds, args.skip_naive, args.scale, args.no_experiments = 1, True, "none", True
+    counts = [] if args.cards == "none" else sorted({int(x) for x in args.cards.split(",") if x.strip()})
+    scales = [] if args.scale == "none" else sorted({int(x) for x in args.scale.split(",") if x.strip()})
+    if args.large and 1000 not in scales:
+        scales.append(1000)
+    started = time.time()
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
     with tempfile.TemporaryDirectory(prefix="evalkit-bench-") as tmp:
-        folder = Path(tmp)
-        jobs = make_project(folder, args.programs)
-        n = len(jobs)
-        run_all = [sys.executable, str(ROOT / "run_all.py"), "--quiet", "--data", "data", "--params", "params", "--out", "outputs",
-                   "--notebooks", "notebooks", "--workers", str(cpus)]
-
-        floor = float(subprocess.run([sys.executable, "-c", FLOOR, "3"], capture_output=True, text=True, check=True).stdout.strip())
-        if not args.skip_naive:
-            rows.append(("naive (papermill CLI + nbconvert CLI)", *naive(folder, jobs)))
-        rows.append(("scripted (one process, papermill API + HTMLExporter)",
-                     *timed([sys.executable, "-c", SCRIPTED, str(folder)] + [f"{y}:{p}" for y, p in jobs], folder)))
-        rows.append((f"run_all cold (--workers {cpus})", *timed(run_all, folder)))
-        rows.append(("run_all warm (nothing changed)", *timed(run_all, folder)))
-        program = folder / f"data/programs/{jobs[0][1]}.yaml"
-        program.write_text(program.read_text(encoding="utf-8") + "notes: changed\n", encoding="utf-8")
-        rows.append(("run_all one program changed", *timed(run_all, folder)))
-        cache_seconds = cache_path_at_scale(args.cache_scale)
-
-    by_name = {name: (seconds, peak) for name, seconds, peak in rows}
-    cold = by_name[f"run_all cold (--workers {cpus})"][0]
-    floor_total = floor * n / cpus
-    lines = [
-        f"# evalkit benchmark ({n} program × cycle reports)",
-        "",
-        f"Machine: {platform.machine()}, {cpus} CPUs, Python {platform.python_version()}, {platform.platform()}; "
-        f"run {time.strftime('%Y-%m-%d %H:%M')}.",
-        "",
-        "| variant | wall time (s) | reports/min | peak RSS (MiB) |",
-        "|---|---:|---:|---:|",
-    ]
-    for name, seconds, peak in rows:
-        rate = n / seconds * 60 if "warm" not in name and "changed" not in name else float("nan")
-        lines.append(f"| {name} | {seconds:.1f} | {'' if math.isnan(rate) else f'{rate:.1f}'} | {peak / 2**20:.0f} |")
-    lines.append(f"| floor: one fresh kernel + imports, per report | {floor:.2f} | | |")
-    lines.append(f"| cache path alone, {args.cache_scale} jobs (nothing changed) | {cache_seconds:.2f} | | |")
-    lines += ["", "Ratios (higher is better for speed-ups):", ""]
-    if "naive (papermill CLI + nbconvert CLI)" in by_name:
-        lines.append(f"- naive / run_all cold: **{by_name['naive (papermill CLI + nbconvert CLI)'][0] / cold:.2f}×**")
-    lines.append(f"- scripted / run_all cold: **{by_name['scripted (one process, papermill API + HTMLExporter)'][0] / cold:.2f}×**")
-    lines.append(f"- run_all cold per report / (floor per report ÷ {cpus} workers): **{(cold / n) / (floor / cpus):.2f}×** "
-                 f"(floor × N ÷ workers = {floor_total:.1f} s)")
-    lines.append(f"- run_all warm: {by_name['run_all warm (nothing changed)'][0]:.2f} s for {n} reports; "
-                 f"cache path at {args.cache_scale} jobs: {cache_seconds:.2f} s")
-    text = "\n".join(lines) + "\n"
+        folder = args.keep or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        cold, profile, whatif = None, None, []
+        if counts:
+            project = folder / "cold"
+            shutil.rmtree(project, ignore_errors=True)
+            jobs = make_project(project, max(counts))
+            for n in counts:  # each card set is the first n cards of the largest: same programs, same cycles
+                shutil.rmtree(project / f"set-{n}", ignore_errors=True)
+                make_project(project / f"set-{n}", n)
+            say(f"cold comparison: {counts} cards, {args.rounds} rounds, {args.workers} workers")
+            cold = cold_rounds(project, jobs, counts, args.rounds, args.workers, not args.skip_naive, say)
+            cold.same_pages = same_pages(project / "floor-out", project / f"set-{max(counts)}" / f"out-r{args.rounds - 1}")
+            biggest = project / f"set-{max(counts)}"
+        if counts and not args.no_profile:
+            say("traced run")
+            profile = traced_run(biggest, args.workers)
+            if not args.no_experiments:
+                say("what-if runs")
+                whatif = experiments(biggest, args.workers, profile, say)
+            if args.cprofile:
+                say("cProfile'd traced run")
+                trace = traced_run(biggest, args.workers, "cprofile", cprofile=True)["trace"]
+                for role in ("worker", "kernel"):
+                    (BENCH / f"profile-{role}.txt").write_text(cprofile_report(trace, role), encoding="utf-8")
+        scale = []
+        for n in scales:
+            say(f"scaling: {n} cards")
+            scale.append(scaling(folder, n, args.workers, say))
+        text = report(cold, profile, whatif, scale, args, started)
     print(text)
-    (ROOT / "benchmarks/results.md").write_text(text, encoding="utf-8")
-
-
-def cache_path_at_scale(count: int) -> float:
-    """Time a no-change run over ``count`` jobs whose cache entries and cards already exist (no kernels)."""
-    from evalkit.batch import BatchOptions, card_fingerprints, plan_batch
-    from evalkit.cache import Cache, CardEntry
-
-    with tempfile.TemporaryDirectory(prefix="evalkit-cache-") as tmp:
-        folder = Path(tmp)
-        rng = random.Random(3)
-        (folder / "data/programs").mkdir(parents=True)
-        (folder / "params").mkdir()
-        (folder / "notebooks").mkdir()
-        shutil.copy(ROOT / "notebooks/report_card.ipynb", folder / "notebooks/report_card.ipynb")
-        (folder / "params/2023.yaml").write_text("fiscal_year: 2023\n", encoding="utf-8")
-        for i in range(count):
-            (folder / f"data/programs/bench-{i:04d}.yaml").write_text(synthetic_program(i, rng), encoding="utf-8")
-        out = folder / "outputs"
-        # a first run records what it learnt of each program file; the cards are then marked as rendered
-        subprocess.run([sys.executable, str(ROOT / "run_all.py"), "--quiet", "--out", str(out), "--program", "bench-0000"],
-                       cwd=folder, capture_output=True, check=False)
-        options = BatchOptions(data_dir=folder / "data", params_dir=folder / "params", out_dir=out, notebooks_dir=folder / "notebooks")
-        cache = Cache.load(options.cache_file)
-        plan = plan_batch(options, cache)
-        for job, fingerprint in zip(plan.selected, card_fingerprints(options, plan).values(), strict=True):
-            job.html.parent.mkdir(parents=True, exist_ok=True)
-            job.html.write_text("card", encoding="utf-8")
-            cache.cards[job.key] = CardEntry(fingerprint=fingerprint, ok=True)
-        cache.save(options.cache_file)
-        started = time.perf_counter()
-        result = subprocess.run([sys.executable, str(ROOT / "run_all.py"), "--quiet", "--out", str(out)], cwd=folder,
-                                capture_output=True, text=True)
-        seconds = time.perf_counter() - started
-        if not result.stdout.startswith(f"0 rendered, {count} skipped"):
-            raise SystemExit(f"cache path did not skip every job: {result.stdout} {result.stderr}")
-        return seconds
+    write_results(args.results, text)
 
 
 if __name__ == "__main__":

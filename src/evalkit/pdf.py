@@ -96,7 +96,7 @@ class Printer:
 
     def print_html(self, html: str, folder: Path) -> bytes:
         """``html`` printed as if it were a file in ``folder`` (its relative links resolve there)."""
-        fd, name = tempfile.mkstemp(prefix=".print.", suffix=".html", dir=folder)
+        fd, name = tempfile.mkstemp(prefix=".print.partial.", suffix=".html", dir=folder)  # a killed run's is cleaned up (".partial.")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(html)
