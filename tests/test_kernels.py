@@ -97,7 +97,8 @@ def test_the_batch_forks_kernels_and_falls_back_to_fresh_ones_by_itself(tmp_path
 
 
 @pytest.mark.unit
-@pytest.mark.parametrize("cls", [kernels.ForkingProvisioner, kernels.ForkingKernelSpecManager, kernels.ForkingKernelManager])
+@pytest.mark.parametrize("cls", [kernels.ForkingProvisioner, kernels.ForkingKernelSpecManager, kernels.ForkingKernelManager,
+                                 kernels.ForkingKernelClient])
 def test_no_private_member_of_jupyter_client_is_overridden(cls):
     base_members = {name for base in cls.__mro__[1:] for name in vars(base)}
     ours = {name for name, value in vars(cls).items()  # what the class body defines (not metaclass bookkeeping)

@@ -41,7 +41,7 @@ from .errors import ProgramDataError
 from .fingerprint import environment_digest, file_digest, job_fingerprint
 from .fmt import as_number
 from .iorw import write_atomic
-from .jobs import Job, JobResult, SheetYears, plan_jobs
+from .jobs import Job, JobResult, RunSettings, SheetYears, plan_jobs
 from .loader import ignored_files, load_cycles, plan_path, program_files, programs_dir, read_plan
 from .plan import CityPlan
 from .publish import BOOKLET, PrintResult, publish_prints
@@ -285,14 +285,15 @@ def _warm_up(log_dir: str, fork_kernels: bool, parent: int) -> None:
     os.dup2(log, 2)
     os.close(log)
 
-    import papermill  # noqa: F401 - imported for its cost, once per worker
-
-    from .export import html_exporter
     from .kernels import shared_zygote, stop_shared_zygote
 
     if fork_kernels:
-        shared_zygote()  # its imports run while this worker waits for its first card
+        shared_zygote()  # started first: its imports and warm-up run while this worker does its own
         Finalize(None, stop_shared_zygote, exitpriority=10)  # worker exit ends the zygote and its kernels
+    import papermill  # noqa: F401 - imported for its cost, once per worker
+
+    from .export import html_exporter
+
     html_exporter()
 
 
@@ -366,9 +367,7 @@ def _run_pool(jobs: list[Job], workers: int, settings: Any, log_dir: Path, on_do
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _run_settings(options: BatchOptions) -> Any:
-    from .execute import RunSettings
-
+def _run_settings(options: BatchOptions) -> RunSettings:
     return RunSettings(work_dir=options.state / "work", timeout=options.timeout, kernel_name=options.kernel_name,
                        fork_kernels=options.fork_kernels, max_card_bytes=int(options.max_card_mb * 2**20),
                        path_labels=_path_labels(options))

@@ -29,7 +29,7 @@ import nbformat
 from .errors import ProgramDataError
 from .export import notebook_to_html
 from .iorw import printable, write_atomic, write_atomic_many
-from .jobs import Job, JobResult
+from .jobs import Job, JobResult, RunSettings
 
 __all__ = [
     "ParameterError", "NotebookTimeout", "CardTooLarge", "RunSettings", "RUN_FAILURES", "Rendered",
@@ -101,19 +101,6 @@ class NotebookTimeout(Exception):
 
 class CardTooLarge(Exception):
     """The card would exceed the size limit: a cell printed or drew far too much."""
-
-
-@dataclass(frozen=True)
-class RunSettings:
-    """How a worker runs each card (the batch's options that matter inside a worker)."""
-
-    work_dir: Path  # where papermill writes the notebook while it runs (not published)
-    timeout: float | None = None
-    kernel_name: str | None = None
-    fork_kernels: bool = True
-    max_card_bytes: int = 20 * 2**20
-    #: absolute folders -> what a published page says instead (no machine's path is published)
-    path_labels: tuple[tuple[str, str], ...] = ()
 
 
 #: exceptions that say the run went wrong rather than the data or the notebook: retried on the next run

@@ -15,7 +15,7 @@ from .errors import ProgramDataError
 from .loader import load_program, program_files, programs_dir, read_yaml
 from .years import fiscal_year
 
-__all__ = ["Job", "JobResult", "SheetYears", "plan_jobs", "notebook_for"]
+__all__ = ["Job", "JobResult", "RunSettings", "SheetYears", "plan_jobs", "notebook_for"]
 
 TEMPLATE_NOTEBOOK = "report_card.ipynb"
 
@@ -63,6 +63,20 @@ class JobResult:
     notes: list[str] = field(default_factory=list)  # what the user should know about a card that rendered
     record: dict[str, Any] = field(default_factory=dict)  # the scraps the index needs
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # its rows of each open-data file
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How a worker runs each card (the batch's options that matter inside a worker); here, not in
+    :mod:`evalkit.execute`, so that the batch's own process never imports nbconvert."""
+
+    work_dir: Path  # where papermill writes the notebook while it runs (not published)
+    timeout: float | None = None
+    kernel_name: str | None = None
+    fork_kernels: bool = True
+    max_card_bytes: int = 20 * 2**20
+    #: absolute folders -> what a published page says instead (no machine's path is published)
+    path_labels: tuple[tuple[str, str], ...] = ()
 
 
 def notebook_for(notebooks_dir: Path, program_id: str) -> Path:

@@ -32,18 +32,22 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from importlib.metadata import entry_points
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
+from jupyter_client import protocol_version_info
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.connect import KernelConnectionInfo
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import LocalProvisioner
-from traitlets import default
+from traitlets import DottedObjectName, default
 
 __all__ = [
-    "PRELOAD", "PROVISIONER_NAME", "DISABLE_ENV", "ForkingKernelManager", "ForkingKernelSpecManager", "ForkingProvisioner",
+    "PRELOAD", "PROVISIONER_NAME", "DISABLE_ENV", "ForkingKernelClient", "ForkingKernelManager", "ForkingKernelSpecManager", "ForkingProvisioner",
     "Zygote", "ZygoteError", "become_subreaper", "fork_unsupported_reason", "kept_children", "stop_strays",
     "shared_zygote", "stop_shared_zygote",
 ]
@@ -285,8 +289,52 @@ class ForkingKernelSpecManager(KernelSpecManager):
         return spec
 
 
+class ForkingKernelClient(AsyncKernelClient):
+    """A client that knows a forked kernel is ready as soon as it has answered ``kernel_info`` on both channels.
+
+    jupyter_client's own ``wait_for_ready`` then waits for 0.2 s of silence on
+    IOPub, a fifth of a second per card; here the kernel's ``idle`` status for
+    that very request is the last message to wait for (every message of the
+    request has arrived), and nothing is left to flush.
+    """
+
+    async def wait_for_ready(self, timeout: float | None = None) -> None:
+        deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
+        while True:
+            request = self.kernel_info()
+            if await self._reply_and_idle(request, deadline):
+                return
+            if not await self.is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout:g} seconds")
+
+    async def _reply_and_idle(self, request: str, deadline: float) -> bool:
+        """Whether the reply to ``request`` came on the shell channel and its ``idle`` on IOPub (within a second each)."""
+        replied = idle = False
+        until = min(time.monotonic() + 1, deadline)
+        while not (replied and idle) and time.monotonic() < until:
+            channel = self.iopub_channel if replied else self.shell_channel
+            try:
+                message = await channel.get_msg(timeout=max(0.0, until - time.monotonic()))
+            except Empty:
+                return False
+            if message.get("parent_header", {}).get("msg_id") != request:
+                continue  # e.g. the kernel's "starting" status
+            if message["msg_type"] == "kernel_info_reply":
+                replied = True
+                major = int(str(message["content"].get("protocol_version", "5")).split(".")[0])
+                if major != protocol_version_info[0]:
+                    self.session.adapt_version = major  # as jupyter_client does for a kernel of another protocol
+            elif message["msg_type"] == "status" and message["content"].get("execution_state") == "idle":
+                idle = True
+        return replied and idle
+
+
 class ForkingKernelManager(AsyncKernelManager):
     """An AsyncKernelManager whose kernels come from the zygote (see the module docstring)."""
+
+    client_class = DottedObjectName("evalkit.kernels.ForkingKernelClient")
 
     @default("kernel_spec_manager")
     def _forking_kernel_spec_manager(self) -> KernelSpecManager:

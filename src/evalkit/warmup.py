@@ -11,6 +11,8 @@ exactly what a fresh one does (the tests compare the two).
 
 from __future__ import annotations
 
+import contextlib
+
 from .card import build_card
 from .cycle import Cycle
 from .model import Program
@@ -43,9 +45,21 @@ _PROGRAM = {
 }
 
 
+#: what a kernel otherwise imports during every card (ipykernel's debugger, IPython's helpers, the scraps' writers)
+IMPORTS = ("ipykernel.debugger", "psutil", "pdb", "sqlite3", "IPython.core.oinspect", "IPython.core.completerlib",
+           "IPython.extensions.storemagic", "matplotlib.backends.backend_agg", "pyarrow.parquet", "PIL.PngImagePlugin",
+           "evalkit.scraps", "evalkit.opendata")
+
+
 def warm_up() -> None:
-    """Render every standard section of a made-up card, discarding the result."""
+    """Import what a card's kernel would, render every standard section of a made-up card, discard the result."""
+    import importlib
+
     from . import sections
+
+    for name in IMPORTS:
+        with contextlib.suppress(ImportError):  # an optional library: the kernel imports it (or not) as before
+            importlib.import_module(name)
 
     program = Program.model_validate(_PROGRAM)
     card = build_card(program, 2023, cycles=[Cycle.model_validate({"fiscal_year": 2022}), Cycle.model_validate({"fiscal_year": 2023})])
