@@ -475,7 +475,9 @@ def write_indexes(plan: Plan, cache: Cache, out_dir: Path, years: set[int], root
         tables: dict[str, list[dict[str, Any]]] = {table: [] for table in PROGRAM_TABLES}
         for job in (j for j in plan.planned if j.fiscal_year == year):
             entry = cache.cards.get(job.key)
-            for table, rows in (entry.rows if entry and entry.ok else {"programs": [failed_program_row(job.program_id)]}).items():
+            if entry is None:
+                continue  # never run (another --year/--program selection, a lost cache): neither rendered nor failed
+            for table, rows in (entry.rows if entry.ok else {"programs": [failed_program_row(job.program_id)]}).items():
                 tables[table].extend(rows)
         records = [{**e, "status": e.get("status", "not_available")} for e in entries if e["ok"]]
         rollups = roll_up(city_plan, [_result(e) for e in records])

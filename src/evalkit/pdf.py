@@ -1,10 +1,11 @@
 """Printing cards, and a cycle's booklet, to PDF with headless Chromium driven by Playwright.
 
 The PDF is the same HTML as the card, printed by a real browser engine: the
-print CSS decides the layout (A4, running footer, nothing split), Chromium
-embeds the fonts as subsets with their Unicode maps (the Japanese text stays
-searchable and copyable) and builds the outline from the headings, which is
-how the booklet finds the page each card starts on.
+print CSS decides the layout (A4, running footer, nothing split), and
+Chromium builds the outline from the headings, which is how the booklet
+finds the page each card starts on.  Every font is embedded with its Unicode
+map (CFF fonts such as Noto Sans CJK as Type 3 glyph procedures, TrueType
+fonts as CID subsets), so the text can be searched and copied.
 
 The system's Chromium is used (``EVALKIT_CHROMIUM`` or ``chromium`` on the
 PATH); Playwright downloads no browser.  Pages may load only local files.
@@ -12,6 +13,7 @@ PATH); Playwright downloads no browser.  Pages may load only local files.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import shutil
@@ -28,6 +30,7 @@ CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrom
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                "--no-first-run", "--disable-sync", "--disable-quic"]
 PAGE_TIMEOUT_MS = 120_000
+LAUNCH_TIMEOUT_MS = 30_000  # a browser that has not started by then will not
 
 
 class PdfError(Exception):
@@ -67,7 +70,7 @@ class Printer:
 
         self._playwright = sync_playwright().start()
         try:
-            self._browser = self._playwright.chromium.launch(executable_path=self.executable, args=LAUNCH_ARGS, timeout=PAGE_TIMEOUT_MS)
+            self._browser = self._playwright.chromium.launch(executable_path=self.executable, args=LAUNCH_ARGS, timeout=LAUNCH_TIMEOUT_MS)
         except BaseException:
             self._playwright.stop()
             raise
@@ -82,8 +85,9 @@ class Printer:
 
     def print_file(self, html: Path) -> bytes:
         """The page at ``html`` printed on A4 (the page's own @page rules win), with backgrounds and an outline."""
-        page = self._browser.new_page()
+        page = None
         try:
+            page = self._browser.new_page()
             page.set_default_timeout(PAGE_TIMEOUT_MS)
             page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:")) else route.abort())
             page.goto(html.resolve().as_uri(), wait_until="load")
@@ -92,7 +96,9 @@ class Printer:
         except Exception as exc:  # noqa: BLE001 - Playwright's errors carry the browser's message
             raise PdfError(f"{html.name}: Chromium could not print it ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
         finally:
-            page.close()
+            if page is not None:
+                with contextlib.suppress(Exception):  # a browser that died cannot close its tab
+                    page.close()
 
     def print_html(self, html: str, folder: Path) -> bytes:
         """``html`` printed as if it were a file in ``folder`` (its relative links resolve there)."""

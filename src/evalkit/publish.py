@@ -112,6 +112,8 @@ def publish_prints(
             cache.cards[job.key].pdf_source = sources[job.key]
             result.printed += 1
     printer = _LazyPrinter()
+    if errors:  # the browser could not start for the cards: the booklets would wait for it again
+        printer.error = sorted(errors)[0]
     try:
         for year, cycle_jobs in jobs.items():
             cycle_sources = {job.program_id: sources[job.key] for job in cycle_jobs}
@@ -148,7 +150,7 @@ def _print_cards(jobs: list[Job], workers: int, errors: set[str]) -> Iterator[tu
             while not stop.is_set() and (job := todo.get()) is not None:
                 browser = printer.get()
                 if browser is None:
-                    break
+                    continue  # the browser cannot start: said once (``errors``), the HTML is published as usual
                 try:
                     done.put((job, browser.print_file(job.html)))
                 except PdfError as exc:
@@ -168,7 +170,10 @@ def _print_cards(jobs: list[Job], workers: int, errors: set[str]) -> Iterator[tu
     try:
         running = count
         while running:
-            item = done.get()
+            try:
+                item = done.get(timeout=0.25)  # timed: Ctrl-C and SIGTERM must reach this thread while pages print
+            except queue.Empty:
+                continue
             if item is None:
                 running -= 1
             else:
@@ -188,10 +193,9 @@ def _booklet(year: int, title: str | None, entries: list[dict[str, Any]], source
     printed = [e for e in ordered if e.get("ok") and sources.get(e["id"])]
     if existed and cache.booklets.get(str(year)) == key:
         return
-    if not enabled or not printed:
-        path.unlink(missing_ok=True)
-        cache.booklets.pop(str(year), None)
-    elif (browser := printer.get()) is not None:
+    path.unlink(missing_ok=True)  # it no longer matches its cards: never left published, whatever happens next
+    cache.booklets.pop(str(year), None)
+    if enabled and printed and (browser := printer.get()) is not None:
         from .booklet import booklet_html
         from .pdf import PdfError, print_booklet
 
