@@ -443,8 +443,9 @@ def report(cold: Cold | None, profile: dict | None, whatif: list[dict], scale: l
                 verdict.append(f"≥ {naive_ratio:g}× naive: {'**met**' if speedup >= naive_ratio else '**not met**'}")
             floor_cpu = _median([statistics.fmean(r[:n]) for r in cold.floor_cpu.get("inproc", [])])
             run_all_cpu = _median([m.cpu / n for m in cold.run_all[n]])
-            lines.append(f"| {n} | {floor_n:.3f} | {fork_n:.3f} | {wall:.1f} | {per:.3f} | {per / floor_n:.2f}× | "
-                         f"{statistics.fmean(naive_cards) if naive_cards else float('nan'):.2f} | {naive_total:.1f} | {speedup:.1f}× | "
+            naive_cols = (f"{statistics.fmean(naive_cards):.2f} | {naive_total:.1f} | {speedup:.1f}×" if not math.isnan(speedup)
+                          else "– | – | –")
+            lines.append(f"| {n} | {floor_n:.3f} | {fork_n:.3f} | {wall:.1f} | {per:.3f} | {per / floor_n:.2f}× | {naive_cols} | "
                          f"{'; '.join(verdict)} | {floor_cpu:.3f} | {run_all_cpu:.3f} | {run_all_cpu / floor_cpu:.2f}× |")
         steps = {k: statistics.fmean(v) for k, v in cold.floor_steps.items()}
         big = sorted(((k, v) for k, v in steps.items() if k not in ("cells", "cells_cpu") and v >= 0.005), key=lambda kv: -kv[1])
@@ -560,6 +561,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cards", default="10,24", help="card counts of the cold comparison, comma-separated, or 'none' "
                         "(then no profile either; default 10,24)")
+    parser.add_argument("--programs", type=int, default=None, metavar="N", help="the same as --cards N (the older option)")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds of the cold comparison (default 2)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="run_all --workers (default: CPU count)")
     parser.add_argument("--skip-naive", action="store_true", help="leave out the naive CLI loop (the slowest part)")
@@ -572,6 +574,8 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=BENCH / "results.md", help="where to write the report (default benchmarks/results.md)")
     parser.add_argument("--keep", type=Path, default=None, help="generate the projects here and keep them (default: a temporary folder)")
     args = parser.parse_args()
+    if args.programs:
+        args.cards = str(args.programs)
     if args.quick:
         args.rounds, args.skip_naive, args.scale, args.no_experiments = 1, True, "none", True
     counts = [] if args.cards == "none" else sorted({int(x) for x in args.cards.split(",") if x.strip()})

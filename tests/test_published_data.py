@@ -81,3 +81,12 @@ def test_the_workbook_opens_with_its_sheets(rendered_city):
     programs = book["事業"]
     assert programs["A1"].value == "事業ID" and programs.max_row == 1 + 15
     assert programs.freeze_panes and programs.auto_filter.ref
+
+
+def test_cards_never_run_are_neither_rendered_nor_failed(tmp_path):
+    """A --program selection on a fresh output folder: the other cards were never run, so the package leaves them out."""
+    project = copy_project(tmp_path)
+    result = run_cli(project, "--program", "shinjo-gomi-shuseki-hojo", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert [row["program_id"] for row in read(project / "outputs/2019/data/programs.csv")] == ["shinjo-gomi-shuseki-hojo"]
+    assert read(project / "outputs/2023/data/programs.csv") == []  # the seed's card was not run either

@@ -1,0 +1,459 @@
+"""Benchmark-only tracing of a real ``run_all`` run: every process of the tree records what it spent where.
+
+Nothing here is part of evalkit.  ``benchmarks/bench_run_all.py --profile`` puts
+this folder first on ``PYTHONPATH`` and sets ``EVALKIT_BENCH_TRACE=<folder>``;
+Python then imports this module at start-up in run_all, in its spawned
+workers, in their zygotes and (through the fork) in every kernel.  Without
+``EVALKIT_BENCH_TRACE`` it does nothing at all.
+
+Each process appends one JSON line per event to ``<folder>/<pid>.jsonl``:
+``{"pid", "role", "name", "t0", "t1", ...}`` with times from
+``CLOCK_BOOTTIME`` (shared by all processes, and the clock of the process
+start times in ``/proc``).  Functions are wrapped right after their module is
+imported (an import hook), so the code under test is the code that ships;
+only a few µs are added per wrapped call.  The roles:
+
+- ``main``: run_all (planning, the pool, recording results, indexes);
+- ``worker``: a spawned pool worker (warm-up, then ``run_job`` per card: papermill, nbclient, jupyter_client, export);
+- ``zygote``: ``python -m evalkit.zygote`` (its preload imports, each fork);
+- ``kernel``: a kernel forked from the zygote (ipykernel start, each cell, shutdown).
+
+``EVALKIT_BENCH_EXPERIMENTS=a,b,...`` applies what-if changes to the run, to
+measure what a proposed change to evalkit would save (the changes themselves
+belong in src/; these are stand-ins, active only in a benchmark run):
+
+- ``ready``: the kernel client's ``wait_for_ready`` returns once the kernel
+  answered ``kernel_info`` and IOPub is connected, draining IOPub without
+  waiting (jupyter_client waits for 0.2 s of IOPub silence first);
+- ``shutdown``: the kernel manager polls for the kernel's exit every 5 ms
+  instead of every 100 ms;
+- ``preload``: the zygote also imports ``evalkit_bench_warm`` (what each kernel
+  imports and compiles anyway: the debugger, the card templates, fonts);
+- ``zygote-first``: a worker starts its zygote first thing, before its own imports;
+- ``index-early``: run_all imports the index-page modules in a thread while the workers run.
+
+``EVALKIT_BENCH_CPROFILE=1`` also profiles ``run_job`` in workers and cell
+execution in kernels with cProfile (``<folder>/<role>-<pid>.prof``, rewritten
+after each card or cell); it slows them down, so timings come from a run without it.
+"""
+
+from __future__ import annotations
+
+import os
+
+_FOLDER = os.environ.get("EVALKIT_BENCH_TRACE")
+
+if _FOLDER:  # everything below runs only in a traced benchmark run
+    import atexit
+    import contextlib
+    import functools
+    import importlib.abc
+    import importlib.util
+    import inspect
+    import json
+    import sys
+    import threading
+    import time
+
+    _CLOCK = time.CLOCK_BOOTTIME
+    _state = {"pid": None, "fd": None, "role": None}
+    _lock = threading.Lock()
+    _profile = os.environ.get("EVALKIT_BENCH_CPROFILE") == "1"
+    _experiments = set(filter(None, os.environ.get("EVALKIT_BENCH_EXPERIMENTS", "").split(",")))
+
+    def now() -> float:
+        return time.clock_gettime(_CLOCK)
+
+    def _role_from_cmdline() -> str:
+        try:
+            with open("/proc/self/cmdline", "rb") as handle:
+                argv = handle.read().split(b"\0")
+        except OSError:
+            return "other"
+        text = b" ".join(argv)
+        if b"evalkit.zygote" in text:
+            return "zygote"
+        if b"resource_tracker" in text:
+            return "tracker"
+        if b"multiprocessing.spawn" in text or b"--multiprocessing-fork" in text:
+            return "worker"
+        if any(a.endswith(b"run_all.py") or a.endswith(b"/evalkit") for a in argv):
+            return "main"
+        return "other"
+
+    def _process_start() -> float:
+        """When the kernel created this process (CLOCK_BOOTTIME seconds, 10 ms resolution)."""
+        with open("/proc/self/stat") as handle:
+            ticks = int(handle.read().rsplit(")", 1)[1].split()[19])
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    def emit(name: str, t0: float, t1: float | None = None, **extra: object) -> None:
+        pid = os.getpid()
+        with _lock:
+            if _state["pid"] != pid:  # first event of this process (or of a forked child)
+                _state["pid"] = pid
+                _state["fd"] = os.open(os.path.join(_FOLDER, f"{pid}.jsonl"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            line = json.dumps({"pid": pid, "role": _state["role"], "name": name, "t0": t0, "t1": t0 if t1 is None else t1, **extra})
+            os.write(_state["fd"], (line + "\n").encode())
+
+    def _wrap(function, name: str):
+        if getattr(function, "__bench_wrapped__", False):
+            return function
+        if inspect.iscoroutinefunction(function):
+            @functools.wraps(function)
+            async def timed_async(*args, **kwargs):
+                t0, c0 = now(), time.process_time()
+                try:
+                    return await function(*args, **kwargs)
+                finally:
+                    emit(name, t0, now(), cpu=time.process_time() - c0)
+            wrapper = timed_async
+        else:
+            @functools.wraps(function)
+            def timed(*args, **kwargs):
+                t0, c0 = now(), time.process_time()
+                try:
+                    return function(*args, **kwargs)
+                finally:
+                    emit(name, t0, now(), cpu=time.process_time() - c0)
+            wrapper = timed
+        wrapper.__bench_wrapped__ = True
+        return wrapper
+
+    def _patch(owner, attribute: str, name: str | None = None) -> None:
+        """Wrap ``owner.attribute`` (a function, method, classmethod or staticmethod) in a timer."""
+        if isinstance(owner, type):  # the class's own or inherited attribute, set on this class
+            raw = next((klass.__dict__[attribute] for klass in owner.__mro__ if attribute in klass.__dict__), None)
+        else:
+            raw = getattr(owner, attribute, None)
+        if raw is None:
+            return
+        label = name or f"{getattr(owner, '__name__', owner)}.{attribute}"
+        if isinstance(raw, classmethod):
+            setattr(owner, attribute, classmethod(_wrap(raw.__func__, label)))
+        elif isinstance(raw, staticmethod):
+            setattr(owner, attribute, staticmethod(_wrap(raw.__func__, label)))
+        else:
+            setattr(owner, attribute, _wrap(raw, label))
+
+    # -- cProfile of workers' cards and kernels' cells (optional) ---------------------------------
+    _profiler = None
+
+    def _profiled(function, role: str):
+        if inspect.iscoroutinefunction(function):
+            @functools.wraps(function)
+            async def run_async(*args, **kwargs):
+                _profiler.enable()
+                try:
+                    return await function(*args, **kwargs)
+                finally:
+                    _profiler.disable()
+                    _profiler.dump_stats(os.path.join(_FOLDER, f"{role}-{os.getpid()}.prof"))
+            return run_async
+
+        @functools.wraps(function)
+        def run(*args, **kwargs):
+            _profiler.enable()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                _profiler.disable()
+                _profiler.dump_stats(os.path.join(_FOLDER, f"{role}-{os.getpid()}.prof"))
+        return run
+
+    # -- what is wrapped, module by module (applied right after the module is imported) ----------
+    def _batch(module):
+        if "zygote-first" in _experiments and hasattr(module, "_warm_up"):
+            warm_up = module._warm_up
+
+            @functools.wraps(warm_up)
+            def zygote_first(log_dir, fork_kernels, *args, **kwargs):
+                if fork_kernels:
+                    from evalkit.kernels import shared_zygote
+
+                    shared_zygote()
+                return warm_up(log_dir, fork_kernels, *args, **kwargs)
+
+            module._warm_up = zygote_first
+        if "index-early" in _experiments and hasattr(module, "_run_pool"):
+            run_pool = module._run_pool
+
+            def import_index_modules():
+                for name in ("evalkit.index", "evalkit.datapackage", "evalkit.opendata", "evalkit.workbook", "frictionless"):
+                    with contextlib.suppress(Exception):
+                        importlib.import_module(name)
+
+            @functools.wraps(run_pool)
+            def run_pool_importing(*args, **kwargs):
+                threading.Thread(target=import_index_modules, daemon=True).start()
+                return run_pool(*args, **kwargs)
+
+            module._run_pool = run_pool_importing
+        for name in ("run_batch", "_remove_leftovers", "plan_batch", "withdraw_stale", "card_fingerprints", "decide", "execute",
+                     "_run_pool", "write_indexes", "_record", "_fresh_dir", "read_plan", "_warm_up", "_stop_workers", "_publish_prints"):
+            _patch(module, name, f"batch.{name}")
+
+    def _cache(module):
+        _patch(module.Cache, "load", "cache.load")
+        _patch(module.Cache, "save", "cache.save")
+
+    def _execute(module):
+        for name in ("check_parameters", "notebook_to_html", "scrub_paths", "_publishable", "write_atomic_many", "_write_failed_page",
+                     "render_job", "publish"):
+            _patch(module, name, f"execute.{name}")
+        _patch(module, "run_job", "execute.run_job")
+        if _profile and _state["role"] == "worker":
+            global _profiler
+            import cProfile
+
+            _profiler = _profiler or cProfile.Profile()
+            module.run_job = _profiled(module.run_job, "worker")
+
+    def _kernels(module):
+        if "preload" in _experiments:
+            module.Zygote.__init__.__defaults__ = (tuple(module.PRELOAD) + ("evalkit_bench_warm",),)
+        for name in ("fork_unsupported_reason", "become_subreaper", "stop_strays", "kept_children", "shared_zygote"):
+            _patch(module, name, f"kernels.{name}")
+        _patch(module.Zygote, "fork", "kernels.Zygote.fork")
+        _patch(module.Zygote, "__init__", "kernels.Zygote.start")
+        _patch(module.ForkingProvisioner, "launch_kernel", "provisioner.launch_kernel")
+        _patch(module.ForkingProvisioner, "wait", "provisioner.wait")
+        _patch(module.ForkingProvisioner, "send_signal", "provisioner.send_signal")
+        _patch(module.ForkingKernelSpecManager, "get_kernel_spec", "kernelspec.get_kernel_spec")
+
+    def _export(module):
+        _patch(module, "notebook_to_html", "export.notebook_to_html")
+
+    def _scraps(module):
+        for name in ("from_node", "index_record", "summary_rows"):
+            _patch(module, name, f"scraps.{name}")
+
+    def _index(module):
+        for name in ("cycle_index_html", "plan_pages", "root_index_html", "summary_csv", "triage_csv", "triage_html"):
+            _patch(module, name, f"index.{name}")
+
+    def _index_extras(module):
+        for name in ("write_package", "workbook_bytes", "plan_rows", "failed_program_row"):
+            _patch(module, name, f"{module.__name__.rsplit('.', 1)[-1]}.{name}")
+
+    def _papermill(module):
+        _patch(module, "execute_notebook", "papermill.execute_notebook")
+
+    def _papermill_execute(module):
+        for name in ("load_notebook_node", "parameterize_notebook", "_infer_parameters", "prepare_notebook_metadata",
+                     "remove_error_markers", "raise_for_execution_errors", "write_ipynb"):
+            _patch(module, name, f"papermill.{name}")
+
+    def _papermill_engines(module):
+        _patch(module.PapermillEngines, "execute_notebook_with_engine", "papermill.engine")
+        _patch(module.NotebookExecutionManager, "save", "papermill.nb_man.save")
+        _patch(module, "write_ipynb", "papermill.engines.write_ipynb")
+
+    def _papermill_clientwrap(module):
+        _patch(module.PapermillNotebookClient, "papermill_execute_cells", "nbclient.execute_cells")
+
+    def _nbclient(module):
+        cls = module.NotebookClient
+        for name in ("create_kernel_manager", "start_new_kernel", "start_new_kernel_client", "execute_cell", "_cleanup_kernel"):
+            _patch(cls, name, f"nbclient.{name}")
+
+    def _jc_manager(module):
+        if "shutdown" in _experiments:
+            wait = module.KernelManager._async_wait
+
+            async def quick_wait(self, pollinterval=0.1):
+                return await wait(self, pollinterval=min(pollinterval, 0.005))
+
+            module.KernelManager._async_wait = quick_wait
+        for name in ("_async_pre_start_kernel", "_async_launch_kernel", "_async_post_start_kernel", "_async_interrupt_kernel",
+                     "_async_request_shutdown", "_async_finish_shutdown", "_async_cleanup_resources", "client"):
+            _patch(module.KernelManager, name, f"km.{name.replace('_async_', '')}")
+        for name in ("start_kernel", "shutdown_kernel"):
+            _patch(module.AsyncKernelManager, name, f"km.{name}")
+
+    def _jc_connect(module):
+        _patch(module.ConnectionFileMixin, "write_connection_file", "km.write_connection_file")
+
+    def _jc_async_client(module):
+        if "ready" in _experiments:
+            from queue import Empty
+
+            async def wait_for_ready(self, timeout=None):
+                """jupyter_client's wait_for_ready without its final 0.2 s wait for IOPub silence."""
+                deadline = time.time() + (float("inf") if timeout is None else timeout)
+                while True:
+                    self.kernel_info()
+                    try:
+                        msg = await self.shell_channel.get_msg(timeout=1)
+                    except Empty:
+                        pass
+                    else:
+                        if msg["msg_type"] == "kernel_info_reply":
+                            try:
+                                await self.iopub_channel.get_msg(timeout=0.2)
+                            except Empty:
+                                pass
+                            else:
+                                self._handle_kernel_info_reply(msg)
+                                break
+                    if not await self._async_is_alive():
+                        raise RuntimeError("Kernel died before replying to kernel_info")
+                    if time.time() > deadline:
+                        raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
+                while True:  # drain what IOPub already has, without waiting
+                    try:
+                        await self.iopub_channel.get_msg(timeout=0)
+                    except Empty:
+                        break
+
+            module.AsyncKernelClient.wait_for_ready = wait_for_ready
+        for name in ("start_channels", "stop_channels", "wait_for_ready"):
+            _patch(module.AsyncKernelClient, name, f"kc.{name}")
+
+    def _nbformat(module):
+        for name in ("writes", "reads", "validate"):
+            _patch(module, name, f"nbformat.{name}")
+
+    def _nbconvert_templates(module):
+        _patch(module.TemplateExporter, "from_notebook_node", "nbconvert.from_notebook_node")
+
+    def _nbconvert_exporter(module):
+        _patch(module.Exporter, "_preprocess", "nbconvert.preprocess")
+
+    def _scrapbook_models(module):
+        _patch(module.Notebook, "__init__", "scrapbook.Notebook")
+
+    def _ipykernel_app(module):
+        _patch(module.IPKernelApp, "initialize", "ipykernel.initialize")
+        _patch(module.IPKernelApp, "start", "ipykernel.start")
+
+    def _ipykernel_base(module):
+        for name in ("kernel_info_request", "execute_request", "shutdown_request"):
+            _patch(module.Kernel, name, f"ipykernel.{name}")
+
+    def _ipykernel_ipkernel(module):
+        _patch(module.IPythonKernel, "do_execute", "ipykernel.do_execute")
+        if _profile:
+            global _profiler
+            import cProfile
+
+            _profiler = _profiler or cProfile.Profile()
+            module.IPythonKernel.do_execute = _profiled(module.IPythonKernel.do_execute, "kernel")
+
+    def _futures_process(module):
+        _patch(module.ProcessPoolExecutor, "_spawn_process", "pool.spawn_process")
+        _patch(module.ProcessPoolExecutor, "shutdown", "pool.shutdown")
+        _patch(module.ProcessPoolExecutor, "__init__", "pool.init")
+
+    def _resource_tracker(module):
+        _patch(module.ResourceTracker, "ensure_running", "pool.resource_tracker")
+
+    PATCHES = {
+        "evalkit.batch": _batch, "evalkit.cache": _cache, "evalkit.execute": _execute, "evalkit.kernels": _kernels,
+        "evalkit.export": _export, "evalkit.scraps": _scraps, "evalkit.index": _index,
+        "evalkit.datapackage": _index_extras, "evalkit.workbook": _index_extras, "evalkit.opendata": _index_extras,
+        "papermill": _papermill, "papermill.execute": _papermill_execute, "papermill.engines": _papermill_engines,
+        "papermill.clientwrap": _papermill_clientwrap, "nbclient.client": _nbclient,
+        "jupyter_client.manager": _jc_manager, "jupyter_client.connect": _jc_connect,
+        "jupyter_client.asynchronous.client": _jc_async_client, "nbformat": _nbformat,
+        "nbconvert.exporters.templateexporter": _nbconvert_templates, "nbconvert.exporters.exporter": _nbconvert_exporter,
+        "scrapbook.models": _scrapbook_models, "ipykernel.kernelapp": _ipykernel_app, "ipykernel.kernelbase": _ipykernel_base,
+        "ipykernel.ipkernel": _ipykernel_ipkernel, "concurrent.futures.process": _futures_process,
+        "multiprocessing.resource_tracker": _resource_tracker,
+    }
+    #: imports whose duration is recorded (inclusive of what they import; nested ones overlap)
+    TIMED_IMPORTS = {
+        "evalkit.cli", "evalkit.batch", "evalkit.execute", "evalkit.export", "evalkit.kernels", "evalkit.index", "evalkit.sections",
+        "evalkit.charts", "papermill", "nbconvert", "nbclient", "jupyter_client", "nbformat", "scrapbook", "ipykernel.kernelapp",
+        "ipykernel.ipkernel", "matplotlib", "pandas", "seaborn", "IPython", "tqdm", "__mp_main__", "evalkit.datapackage",
+        "evalkit.workbook", "evalkit.opendata", "evalkit.publish", "openpyxl", "frictionless", "pyarrow",
+    }
+
+    class _Hook(importlib.abc.MetaPathFinder):
+        """Finds watched modules through the other finders, then runs their patch after the module executed."""
+
+        def __init__(self) -> None:
+            self.busy: set[str] = set()
+
+        def find_spec(self, fullname, path, target=None):
+            every = _state["role"] == "kernel"  # a forked kernel: record whatever it imports that the zygote had not
+            if (not every and fullname not in PATCHES and fullname not in TIMED_IMPORTS) or fullname in self.busy:
+                return None
+            self.busy.add(fullname)
+            try:
+                spec = importlib.util.find_spec(fullname)
+            except (ImportError, ValueError):
+                return None
+            finally:
+                self.busy.discard(fullname)
+            if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module") or isinstance(spec.loader, type):
+                return spec
+            original = spec.loader.exec_module
+
+            def exec_module(module, original=original, fullname=fullname):
+                t0 = now()
+                _depth[0] += 1
+                try:
+                    original(module)
+                finally:
+                    _depth[0] -= 1
+                if fullname in TIMED_IMPORTS or (every and _depth[0] == 0):
+                    emit(f"import {fullname}", t0, now())
+                if fullname in PATCHES:
+                    PATCHES[fullname](module)
+
+            spec.loader.exec_module = exec_module
+            return spec
+
+    _depth = [0]  # nesting of imports being executed (a kernel records only the outermost)
+
+    def _zygote_hooks() -> None:
+        original_import = importlib.import_module
+        with open("/proc/self/cmdline", "rb") as handle:
+            argv = handle.read().decode().split("\0")
+        preload = set(argv[argv.index("evalkit.zygote") + 1:]) if "evalkit.zygote" in argv else set()
+
+        def import_module(name, package=None):  # the zygote's preload loop
+            if name not in preload or _state["role"] != "zygote":
+                return original_import(name, package)
+            t0 = now()
+            try:
+                return original_import(name, package)
+            finally:
+                emit(f"preload {name}", t0, now())
+
+        importlib.import_module = import_module
+        fork_started = {}
+
+        def before() -> None:
+            fork_started["t"] = now()
+
+        def in_child() -> None:
+            _state["role"] = "kernel"
+            emit("kernel.forked", fork_started.get("t", now()), now(), parent=os.getppid())
+            exit_ = os._exit
+
+            def traced_exit(code):
+                emit("kernel.exit", now())
+                exit_(code)
+
+            os._exit = traced_exit
+
+        def in_parent() -> None:
+            emit("zygote.fork", fork_started.get("t", now()), now())
+
+        os.register_at_fork(before=before, after_in_parent=in_parent, after_in_child=in_child)
+
+    def _install() -> None:
+        _state["role"] = _role_from_cmdline()
+        if _state["role"] in ("other", "tracker"):
+            return
+        start = _process_start()
+        emit("process", start, now(), ppid=os.getppid())  # from process creation to this module (interpreter start-up)
+        sys.meta_path.insert(0, _Hook())
+        if _state["role"] == "zygote":
+            _zygote_hooks()
+        if _state["role"] in ("main", "worker", "zygote"):
+            atexit.register(lambda: emit("exit", now()))
+
+    _install()
