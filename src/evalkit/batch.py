@@ -6,8 +6,10 @@ runs these steps in order, holding the output folder's lock:
 1. :func:`plan_batch` — every cycle × every program it selects, then the ``--year`` / ``--program`` selection;
 2. :func:`withdraw_stale` — pages of programs or cycles that no longer exist are moved out of the published folder;
 3. :func:`decide` — which selected cards changed since the cache last saw them (or failed for a reason of the run);
-4. :func:`execute` — run those in worker processes (never in this process), each result recorded as it ends;
-5. :func:`write_indexes` — the cycle pages and the root page of the cycles touched.
+4. :func:`execute` — run those in worker processes (never in this process), or on a Dask cluster
+   (``--scheduler``), each result recorded as it ends;
+5. the prints (:mod:`evalkit.publish`) — with ``--pdf`` each card's PDF and each cycle's booklet where they changed;
+6. :func:`write_indexes` — the cycle pages, open-data package and workbook, and the root page, of the cycles touched.
 
 Worker processes (not threads: papermill's working directory is
 process-wide) run :func:`evalkit.execute.run_job`.  A failing program never
