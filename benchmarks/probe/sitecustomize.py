@@ -225,7 +225,7 @@ if _FOLDER:  # everything below runs only in a traced benchmark run
         _patch(module, "notebook_to_html", "export.notebook_to_html")
 
     def _scraps(module):
-        for name in ("from_node", "index_record", "summary_rows"):
+        for name in ("from_node", "index_record", "open_data_tables"):
             _patch(module, name, f"scraps.{name}")
 
     def _index(module):

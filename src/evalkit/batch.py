@@ -25,7 +25,6 @@ import multiprocessing
 import os
 import shutil
 import signal
-import sys
 import threading
 import time
 from collections import deque
@@ -43,7 +42,7 @@ from .errors import ProgramDataError
 from .fingerprint import environment_digest, file_digest, job_fingerprint
 from .fmt import as_number
 from .iorw import write_atomic
-from .jobs import Job, JobResult, RunSettings, SheetYears, plan_jobs
+from .jobs import Job, JobResult, RunSettings, SheetYears, machine_labels, plan_jobs
 from .loader import ignored_files, load_cycles, plan_path, program_files, programs_dir, read_plan
 from .plan import CityPlan
 from .publish import BOOKLET, PrintResult, publish_prints
@@ -230,7 +229,7 @@ def withdraw_stale(plan: Plan, cache: Cache, out_dir: Path, withdrawn_dir: Path)
             continue
         pages = {f"{pid}{suffix}" for pid in ids[year] for suffix in (".html", ".ipynb", ".failed.html")}
         pages |= {f"{pid}.pdf" for pid in ids[year]}
-        keep = {"index.html", "triage.html", "triage.csv", "booklet.pdf", "一覧表.xlsx"} | pages
+        keep = {"index.html", "triage.html", "triage.csv", BOOKLET, "一覧表.xlsx"} | pages  # 一覧表: WORKBOOK_NAME (openpyxl not imported here)
         for path in sorted(folder.iterdir()):
             if path.is_file() and not path.name.startswith(".") and path.name not in keep:
                 _move_aside(path, withdrawn_dir / folder.name / path.name)
@@ -423,7 +422,7 @@ def _record(cache: Cache, job: Job, fingerprint: str, result: JobResult) -> None
         retry=result.retry,
         seconds=round(result.seconds, 3),
         record=result.record if result.ok else (previous.record if previous else {}),
-        rows=result.rows if result.ok else {},
+        tables=result.tables if result.ok else {},
         failed_href=job.failed_html.name if job.failed_html.exists() else None,
         pdf_source=previous.pdf_source if previous and not result.ok else None,  # a failed card left its page as it was
     )
@@ -479,7 +478,7 @@ def write_indexes(plan: Plan, cache: Cache, out_dir: Path, years: set[int], root
             entry = cache.cards.get(job.key)
             if entry is None:
                 continue  # never run (another --year/--program selection, a lost cache): neither rendered nor failed
-            for table, rows in (entry.rows if entry.ok else {"programs": [failed_program_row(job.program_id)]}).items():
+            for table, rows in (entry.tables if entry.ok else {"programs": [failed_program_row(job.program_id)]}).items():
                 tables[table].extend(rows)
         records = [{**e, "status": e.get("status", "not_available")} for e in entries if e["ok"]]
         rollups = roll_up(city_plan, [_result(e) for e in records])
@@ -543,10 +542,7 @@ def _path_labels(options: BatchOptions) -> tuple[tuple[str, str], ...]:
         str(options.notebooks_dir.resolve()): options.notebooks_dir.resolve().name,
         str(options.out_dir.resolve()): options.out_dir.resolve().name,
         str(options.state.resolve()): ".evalkit",
-        str(Path(__file__).resolve().parent): "evalkit",
-        sys.prefix: "<python>",
-        sys.base_prefix: "<python>",
-        str(Path.home()): "~",
+        **machine_labels(),
     }
     return tuple(labels.items())
 

@@ -43,7 +43,7 @@ class CardEntry:
     retry: bool = False  # the run failed (timeout, dead kernel or worker, disk): executed again next run
     seconds: float = 0.0
     record: dict[str, Any] = field(default_factory=dict)  # the program's identity and status, from its scraps
-    rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # its rows of each open-data file (evalkit.opendata)
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # its rows of each open-data file (evalkit.opendata)
     failed_href: str | None = None  # the page showing the failing cell, when there is one
     pdf_source: str | None = None  # the card file (size:mtime) its published PDF was printed from
 

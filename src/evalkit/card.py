@@ -21,11 +21,21 @@ from .diagnostics import Diagnostic, diagnose
 from .errors import ProgramDataError
 from .history import Change, FindingState, Standing, change, findings_as_of, open_findings_before, previous_cycle, standing
 from .loader import load_cycles, load_program, plan_path, program_path, read_plan
-from .model import DEFAULT_CONCLUSIONS, Program, Revision, Sheet
+from .model import DEFAULT_CONCLUSIONS, Indicator, Program, Revision, Sheet
 from .plan import CityPlan, policy_problem
 from .years import era_label
 
-__all__ = ["ReportCard", "build_card", "load_card"]
+__all__ = ["ReportCard", "YearValues", "build_card", "load_card"]
+
+
+@dataclass(frozen=True)
+class YearValues:
+    """One year of an indicator as a card shows it; ``achievement`` is NaN when undefined, ``None`` without an actual."""
+
+    year: int
+    actual: float | None
+    target: float | None
+    achievement: float | None
 
 
 @dataclass(frozen=True)
@@ -96,6 +106,17 @@ class ReportCard:
     def revisions_made(self) -> list[tuple[str, Revision]]:
         """Target revisions made in this cycle (``in`` = E): (indicator id, revision)."""
         return [(i.id, r) for i in self.program.indicators for r in i.revisions if r.in_ == self.fiscal_year]
+
+    def year_values(self, indicator: Indicator) -> list[YearValues]:
+        """Every year of ``indicator`` (one of ``program``'s) with an actual ≤ C or a target as of this cycle,
+        oldest first, with that year's 達成率: the card's year table and the open data's observations."""
+        rates = self.achievements[self.achievements["indicator_id"] == indicator.id].set_index("year")["achievement"]
+        values = []
+        for year, observation in sorted(indicator.observations.items()):
+            actual = observation.actual if year <= self.cutoff else None  # later actuals are not this cycle's
+            if actual is not None or observation.target is not None:
+                values.append(YearValues(year=year, actual=actual, target=observation.target, achievement=rates.get(year)))
+        return values
 
     def grade(self, indicator_id: str) -> str | None:
         """The indicator's grade from the cycle's rating bands (None when no rating is configured)."""

@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 import re
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,7 +28,7 @@ import nbformat
 from .errors import ProgramDataError
 from .export import notebook_to_html
 from .iorw import printable, write_atomic, write_atomic_many
-from .jobs import Job, JobResult, RunSettings
+from .jobs import Job, JobResult, RunSettings, machine_labels
 
 __all__ = [
     "ParameterError", "NotebookTimeout", "CardTooLarge", "RunSettings", "RUN_FAILURES", "Rendered",
@@ -150,11 +149,6 @@ def scrub_paths(text: str, labels: tuple[tuple[str, str], ...]) -> str:
             pattern = re.compile(r"(?<![A-Za-z0-9+/=._-])" + re.escape(folder) + r"(?=[/\\\s\"'<>:;,)\]]|$)")
             text = pattern.sub(label.replace("\\", "\\\\"), text)
     return text
-
-
-def machine_labels() -> dict[str, str]:
-    """This machine's folders outside any project that a page may show (evalkit's source, Python, the home folder)."""
-    return {str(Path(__file__).resolve().parent): "evalkit", sys.prefix: "<python>", sys.base_prefix: "<python>", str(Path.home()): "~"}
 
 
 def _error_text(exc: BaseException) -> str:
@@ -288,7 +282,7 @@ def render_job(job: Job, settings: RunSettings) -> Rendered:
         result.notes.append(f"stopped {len(strays)} process(es) the notebook left running: {'; '.join(s[:160] for s in strays)}")
     result.ok = True
     result.record = scraps.index_record(recorded)
-    result.rows = scraps.summary_rows(recorded)
+    result.tables = scraps.open_data_tables(recorded)
     result.seconds = time.perf_counter() - started
     return Rendered(result, html=html, executed=executed, drop_failed_page=True)
 

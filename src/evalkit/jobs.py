@@ -6,6 +6,7 @@ Pure apart from reading the cycle and program files it plans for.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from .errors import ProgramDataError
 from .loader import load_program, program_files, programs_dir, read_yaml
 from .years import fiscal_year
 
-__all__ = ["Job", "JobResult", "RunSettings", "SheetYears", "plan_jobs", "notebook_for"]
+__all__ = ["Job", "JobResult", "RunSettings", "machine_labels", "SheetYears", "plan_jobs", "notebook_for"]
 
 TEMPLATE_NOTEBOOK = "report_card.ipynb"
 
@@ -62,7 +63,7 @@ class JobResult:
     retry: bool = False  # the run failed, not the data or the notebook (timeout, dead kernel or worker): retry next run
     notes: list[str] = field(default_factory=list)  # what the user should know about a card that rendered
     record: dict[str, Any] = field(default_factory=dict)  # the scraps the index needs
-    rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # its rows of each open-data file
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # its rows of each open-data file
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,11 @@ class RunSettings:
     max_card_bytes: int = 20 * 2**20
     #: absolute folders -> what a published page says instead (no machine's path is published)
     path_labels: tuple[tuple[str, str], ...] = ()
+
+
+def machine_labels() -> dict[str, str]:
+    """This machine's folders outside any project that a page may show (evalkit's source, Python, the home folder)."""
+    return {str(Path(__file__).resolve().parent): "evalkit", sys.prefix: "<python>", sys.base_prefix: "<python>", str(Path.home()): "~"}
 
 
 def notebook_for(notebooks_dir: Path, program_id: str) -> Path:

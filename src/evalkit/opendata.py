@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .assessment import STATUS_LABELS, actuals, indicator_as_of, shown_actuals
+from .assessment import STATUS_LABELS, actuals
 from .card import ReportCard
 from .iorw import json_safe
 from .plan import UNASSIGNED
@@ -197,21 +197,15 @@ def _indicator_rows(card: ReportCard) -> list[dict[str, Any]]:
 
 
 def _observation_rows(card: ReportCard) -> list[dict[str, Any]]:
-    """Every year with an actual ≤ C or a target as of E; later actuals are left out."""
-    cutoff = card.cutoff
+    """Every year with an actual ≤ C or a target as of E (the card's year table); later actuals are left out."""
     rows = []
-    for written in card.program.indicators:
-        indicator = indicator_as_of(written, card.fiscal_year)
-        shown, used = shown_actuals(indicator, cutoff), actuals(indicator, cutoff)
-        targets = {y: o.target for y, o in indicator.observations.items() if o.target is not None}
-        rates = card.achievements[card.achievements["indicator_id"] == indicator.id].set_index("year")["achievement"]
-        for year in sorted(set(shown) | set(targets)):
-            actual = shown.get(year)
-            rate = _number(float(rates[year])) if actual is not None else None  # achievements() has every shown actual
+    for indicator in card.program.indicators:  # already with its targets as of E
+        used = actuals(indicator, card.cutoff)
+        for v in card.year_values(indicator):
             rows.append(_row(
-                "observations", program_id=card.program.id, indicator_id=indicator.id, year=year,
-                year_label=era_label(year, long=True), actual=actual, target=targets.get(year), achievement=rate,
-                used=year in used,
+                "observations", program_id=card.program.id, indicator_id=indicator.id, year=v.year,
+                year_label=era_label(v.year, long=True), actual=v.actual, target=v.target,
+                achievement=_number(v.achievement), used=v.year in used,
             ))
     return rows
 

@@ -16,7 +16,7 @@ from .card import ReportCard
 from .iorw import json_safe
 from .opendata import card_tables
 
-__all__ = ["SCRAP_NAMES", "INDICATOR_FIELDS", "record", "read", "from_node", "index_record", "summary_rows"]
+__all__ = ["SCRAP_NAMES", "INDICATOR_FIELDS", "record", "read", "from_node", "index_record", "open_data_tables"]
 
 SCRAP_NAMES = ("program", "program_status", "assessment", "indicators", "open_data")
 
@@ -94,6 +94,6 @@ def index_record(scraps: dict[str, Any]) -> dict[str, Any]:
     return {**scraps["program"], "status": scraps["program_status"], "indicators": scraps["indicators"]}
 
 
-def summary_rows(scraps: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+def open_data_tables(scraps: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """The card's rows of each file of its cycle's open-data package (evalkit.opendata), as recorded."""
     return {table: list(rows) for table, rows in scraps["open_data"].items()}

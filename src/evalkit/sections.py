@@ -8,6 +8,7 @@ data file literal text.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from functools import lru_cache
 
 from IPython.display import HTML, display
@@ -88,23 +89,7 @@ def checks(card: ReportCard) -> HTML:
 
 def _year_table(card: ReportCard, indicator: Indicator) -> list[dict]:
     """Columns of the 実績 / 目標 / 達成率 table: every year with an actual ≤ C or a target."""
-    rates = card.achievements[card.achievements.indicator_id == indicator.id].set_index("year")["achievement"]
-    columns = []
-    for year, obs in sorted(indicator.observations.items()):
-        actual = obs.actual if year <= card.cutoff else None
-        if actual is None and obs.target is None:
-            continue
-        columns.append(
-            {
-                "year": year,
-                "short": era_label(year),
-                "actual": actual,
-                "target": obs.target,
-                "achievement": rates.get(year),
-                "cutoff": year == card.cutoff,
-            }
-        )
-    return columns
+    return [{**asdict(v), "short": era_label(v.year), "cutoff": v.year == card.cutoff} for v in card.year_values(indicator)]
 
 
 def indicators(card: ReportCard) -> HTML:
