@@ -88,7 +88,8 @@ class BatchOptions:
     timeout: float | None = None
     max_card_mb: float = 20.0
     kernel_name: str | None = None
-    fork_kernels: bool = True  # fork kernels from a pre-imported zygote (evalkit.kernels)
+    fork_kernels: bool = True  # run cards in processes forked from a pre-imported zygote (evalkit.engine, evalkit.kernels)
+    kernels: bool = False  # with fork_kernels: in forked Jupyter kernels rather than kernel-less shells
     scheduler: str | None = None  # run the cards on this Dask scheduler's workers instead (evalkit.cluster)
     pdf: bool = False  # also print each card and each cycle's booklet to PDF (evalkit.publish)
 
@@ -370,7 +371,7 @@ def _run_pool(jobs: list[Job], workers: int, settings: Any, log_dir: Path, on_do
 
 def _run_settings(options: BatchOptions) -> RunSettings:
     return RunSettings(work_dir=options.state / "work", timeout=options.timeout, kernel_name=options.kernel_name,
-                       fork_kernels=options.fork_kernels, max_card_bytes=int(options.max_card_mb * 2**20),
+                       fork_kernels=options.fork_kernels, kernels=options.kernels, max_card_bytes=int(options.max_card_mb * 2**20),
                        path_labels=_path_labels(options))
 
 

@@ -83,9 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=_seconds, default=None, metavar="SECONDS", help="stop a notebook that runs longer than this")
     parser.add_argument("--max-card-mb", type=_megabytes, default=20.0, metavar="MB",
                         help="fail a card whose page would be larger than this (a cell that printed far too much; default 20)")
+    parser.add_argument("--kernels", action="store_true",
+                        help="run each card's cells in a Jupyter kernel (forked from one that has the notebooks' imports "
+                        "loaded) instead of a forked IPython shell without a kernel (slower; for notebooks that use "
+                        "widgets or other kernel messaging)")
     parser.add_argument("--fresh-kernels", action="store_true",
                         help="start every kernel as a new interpreter instead of forking it from one that has "
-                        "the notebooks' imports loaded (slower; for notebooks that must import in the kernel)")
+                        "the notebooks' imports loaded (slowest; for notebooks that must import in the kernel)")
     parser.add_argument("--pdf", action="store_true",
                         help="also print each card as <id>.pdf and each cycle as booklet.pdf with headless Chromium "
                         "(EVALKIT_CHROMIUM, or chromium on the PATH); only what changed is printed again")
@@ -145,7 +149,7 @@ def run_main(argv: list[str]) -> int:
     options = BatchOptions(
         data_dir=args.data, params_dir=args.params, out_dir=args.out, notebooks_dir=args.notebooks, state_dir=args.state,
         years=args.year, programs=args.program, workers=args.workers, force=args.force, timeout=args.timeout,
-        max_card_mb=args.max_card_mb, fork_kernels=not args.fresh_kernels, pdf=args.pdf, scheduler=args.scheduler,
+        max_card_mb=args.max_card_mb, fork_kernels=not args.fresh_kernels, kernels=args.kernels, pdf=args.pdf, scheduler=args.scheduler,
     )
     signal.signal(signal.SIGTERM, _terminate)  # what timeout, CI cancellation and systemd send: stop as on Ctrl-C
     bars = []

@@ -220,13 +220,15 @@ class Rendered:
 def render_job(job: Job, settings: RunSettings) -> Rendered:
     """Execute one card and make its pages, writing nothing into the output folder (:func:`publish` does).
 
-    With ``settings.fork_kernels`` the kernel is forked from this process's zygote (:mod:`evalkit.kernels`).
+    With ``settings.fork_kernels`` the cells run in a process forked from this process's zygote, without a kernel
+    (:mod:`evalkit.engine`), or with ``settings.kernels`` in a kernel forked from it (:mod:`evalkit.kernels`).
     Papermill's notebook is kept in ``settings.work_dir`` while it runs.
     """
     import papermill
     from nbclient.exceptions import CellTimeoutError
 
     from . import scraps
+    from .engine import ENGINE_NAME
     from .kernels import ForkingKernelManager, kept_children, stop_strays
 
     started = time.perf_counter()
@@ -251,7 +253,8 @@ def render_job(job: Job, settings: RunSettings) -> Rendered:
                 cwd=str(job.notebook.parent),
                 execution_timeout=settings.timeout,
                 **({"timeout_func": cell_timeout} if cell_timeout else {}),
-                **({"kernel_manager_class": ForkingKernelManager} if settings.fork_kernels else {}),
+                **({"kernel_manager_class": ForkingKernelManager} if settings.fork_kernels and settings.kernels else {}),
+                **({"engine_name": ENGINE_NAME} if settings.fork_kernels and not settings.kernels else {}),
             )
         recorded = scraps.from_node(node)
         html = notebook_to_html(node, title=f"{recorded['program']['name']} — {job.fiscal_year}年度 通知表")

@@ -75,6 +75,8 @@ class RunSettings:
     timeout: float | None = None
     kernel_name: str | None = None
     fork_kernels: bool = True
+    #: with fork_kernels: run the cells in a Jupyter kernel forked from the zygote, not in a forked IPython shell
+    kernels: bool = False
     max_card_bytes: int = 20 * 2**20
     #: absolute folders -> what a published page says instead (no machine's path is published)
     path_labels: tuple[tuple[str, str], ...] = ()

@@ -29,6 +29,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -48,12 +49,14 @@ from traitlets import DottedObjectName, default
 
 __all__ = [
     "PRELOAD", "PROVISIONER_NAME", "DISABLE_ENV", "ForkingKernelClient", "ForkingKernelManager", "ForkingKernelSpecManager", "ForkingProvisioner",
-    "Zygote", "ZygoteError", "become_subreaper", "fork_unsupported_reason", "kept_children", "stop_strays",
+    "Zygote", "ZygoteError", "become_subreaper", "launcher_args", "process_alive", "fork_unsupported_reason", "kept_children", "stop_strays",
     "shared_zygote", "stop_shared_zygote",
 ]
 
 #: the entry point name of :class:`ForkingProvisioner` (group ``jupyter_client.kernel_provisioners``)
 PROVISIONER_NAME = "evalkit-zygote"
+#: the entry point name of :class:`evalkit.engine.CellsEngine` (group ``papermill.engine``), installed with the provisioner
+CELLS_ENGINE_NAME = "evalkit-cells"
 #: set to 0 / off / no / false to start every kernel as a new interpreter (like ``--fresh-kernels``)
 DISABLE_ENV = "EVALKIT_FORK_KERNELS"
 
@@ -66,6 +69,7 @@ PRELOAD = (
     "evalkit.sections",
     "evalkit.charts",
     "evalkit.gap",
+    "evalkit.shell",
     "scrapbook",
     "evalkit.warmup:warm_up",  # templates compiled, fonts loaded, one chart drawn: caches every card would fill again
 )
@@ -81,6 +85,8 @@ def fork_unsupported_reason() -> str | None:
         return "/proc is not available"
     if not entry_points(group="jupyter_client.kernel_provisioners", name=PROVISIONER_NAME):
         return f"the {PROVISIONER_NAME!r} kernel provisioner is not registered (install evalkit with pip)"
+    if not entry_points(group="papermill.engine", name=CELLS_ENGINE_NAME):
+        return f"the {CELLS_ENGINE_NAME!r} papermill engine is not registered (install evalkit with pip)"
     return None
 
 
@@ -92,26 +98,51 @@ class Zygote:
     """The ``python -m evalkit.zygote`` process and the pipe to it."""
 
     def __init__(self, preload: tuple[str, ...] = PRELOAD):
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "evalkit.zygote", *preload],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
-        )
+        self._channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "evalkit.zygote", f"--channel={theirs.fileno()}", *preload],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1, pass_fds=[theirs.fileno()],
+            )
+        finally:
+            theirs.close()
         self._lock = threading.Lock()
 
-    def fork(self, args: list[str], cwd: str | None, env: dict[str, str]) -> int:
-        """A new kernel process running ``ipykernel_launcher ARGS``; returns its pid."""
+    def _request(self, request: dict[str, Any], connection: socket.socket | None = None) -> int:
+        """Send one request (and the socket the child will answer on); the forked child's pid."""
         with self._lock:
             if self.process.stdin is None or self.process.stdout is None:
                 raise ZygoteError("the kernel zygote has no pipe")
             try:
-                self.process.stdin.write(json.dumps({"args": args, "cwd": cwd, "env": env}) + "\n")
+                self.process.stdin.write(json.dumps(request) + "\n")
                 self.process.stdin.flush()
+                if connection is not None:
+                    socket.send_fds(self._channel, [b"c"], [connection.fileno()])
                 line = self.process.stdout.readline()
             except OSError as exc:
                 raise ZygoteError(f"the kernel zygote is gone ({exc})") from None
         if not line:
             raise ZygoteError(f"the kernel zygote exited (status {self.process.poll()})")
-        return int(json.loads(line)["pid"])
+        reply = json.loads(line)
+        if "pid" not in reply:
+            raise ZygoteError(f"the kernel zygote refused: {reply.get('error')}")
+        return int(reply["pid"])
+
+    def fork(self, args: list[str], cwd: str | None, env: dict[str, str]) -> int:
+        """A new kernel process running ``ipykernel_launcher ARGS``; returns its pid."""
+        return self._request({"args": args, "cwd": cwd, "env": env})
+
+    def fork_cells(self, cwd: str | None, env: dict[str, str]) -> tuple[int, socket.socket]:
+        """A new process that runs cells sent on the returned socket (:func:`evalkit.shell.serve`); its pid too."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            pid = self._request({"cells": True, "cwd": cwd, "env": env}, theirs)
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()  # the child has its own copy
+        return pid, ours
 
     @property
     def alive(self) -> bool:
@@ -121,6 +152,7 @@ class Zygote:
         """Closing its stdin ends the zygote, which terminates the kernels it forked."""
         if self.process.stdin:
             self.process.stdin.close()
+        self._channel.close()
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -146,7 +178,7 @@ def stop_shared_zygote() -> None:
         _zygote = None
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     """Whether a process that is not our child still runs (the zygote, not us, collects its status)."""
     try:
         os.kill(pid, 0)
@@ -217,7 +249,7 @@ def kept_children() -> set[int]:
     return {_zygote.process.pid} if _zygote is not None and _zygote.alive else set()
 
 
-def _launcher_args(cmd: list[str]) -> list[str] | None:
+def launcher_args(cmd: list[str]) -> list[str] | None:
     """The arguments after ``-m ipykernel_launcher`` when ``cmd`` runs this interpreter's ipykernel."""
     this_python = os.path.realpath(cmd[0]) == os.path.realpath(sys.executable) or cmd[0] in {"python", "python3"} if cmd else False
     return cmd[3:] if this_python and cmd[1:3] == ["-m", "ipykernel_launcher"] else None
@@ -239,7 +271,7 @@ class ForkingProvisioner(LocalProvisioner):
         return self.forked_pid is not None or super().has_process
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
-        args = _launcher_args(cmd)
+        args = launcher_args(cmd)
         if args is None:
             return await super().launch_kernel(cmd, **kwargs)
         cwd = str(kwargs.get("cwd") or os.getcwd())  # as Popen would: this process's folder unless told
@@ -252,12 +284,12 @@ class ForkingProvisioner(LocalProvisioner):
     async def poll(self) -> int | None:
         if self.forked_pid is None:
             return await super().poll()
-        return None if _alive(self.forked_pid) else 0
+        return None if process_alive(self.forked_pid) else 0
 
     async def wait(self) -> int | None:
         if self.forked_pid is None:
             return await super().wait()
-        while _alive(self.forked_pid):
+        while process_alive(self.forked_pid):
             await asyncio.sleep(0.05)
         self.forked_pid = None
         return 0

@@ -1,12 +1,17 @@
 """A kernel "zygote": imports the notebooks' heavy libraries once, then forks a fresh kernel per card.
 
-Run as ``python -m evalkit.zygote MODULE ...`` by :mod:`evalkit.kernels`, one per
-worker process (``MODULE:FUNCTION`` also calls that function, which only fills
-caches: :mod:`evalkit.warmup`).  Each request (a JSON line on stdin) forks a child that
-becomes an ordinary IPython kernel on the given connection file; the reply
-(a JSON line on stdout) is its pid.  A child starts with the preloaded
-modules already imported and nothing else: no cell has run in it, so every
-card still gets a fresh kernel, minus the seconds of imports.
+Run as ``python -m evalkit.zygote [--channel=FD] MODULE ...`` by :mod:`evalkit.kernels`,
+one per worker process (``MODULE:FUNCTION`` also calls that function, which only
+fills caches: :mod:`evalkit.warmup`).  Each request (a JSON line on stdin) forks a
+child; the reply (a JSON line on stdout) is its pid.  The child becomes either
+
+- an ordinary IPython kernel on the given connection file, or
+- with ``"cells": true``, a kernel-less shell (:mod:`evalkit.shell`) that runs the
+  cells sent on a socket the worker passes along on the ``--channel`` Unix socket.
+
+A child starts with the preloaded modules already imported and nothing else:
+no cell has run in it, so every card still gets a fresh process, minus the
+seconds of imports.
 
 The zygote exits, terminating its kernels, when its stdin closes (its worker
 ended); kernels exit when the zygote does (ipykernel's parent poller).
@@ -19,6 +24,7 @@ import importlib
 import json
 import os
 import signal
+import socket
 import sys
 import traceback
 from typing import Any
@@ -57,25 +63,48 @@ def _matplotlib_follows_environment() -> None:
         matplotlib.rcParams["backend"] = os.environ["MPLBACKEND"]
 
 
-def _become_kernel(request: dict[str, Any], reply_fd: int) -> None:
+def _detach(request: dict[str, Any], zygote_fds: list[int]) -> None:
+    """In a forked child: leave the zygote's pipes and signals, take the worker's environment and folder."""
+    for fd in zygote_fds:  # the pipes to the worker belong to the zygote alone
+        os.close(fd)
+    os.setpgid(0, 0)  # its own process group: interrupts reach the child alone
+    for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGPIPE):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(2, 1)
+    os.environ.clear()
+    os.environ.update(request.get("env") or {})
+    os.environ["JPY_PARENT_PID"] = str(os.getppid())
+    _matplotlib_follows_environment()
+    if request.get("cwd"):
+        os.chdir(request["cwd"])
+
+
+def _run_cells(connection_fd: int, zygote_fds: list[int], request: dict[str, Any]) -> None:
+    """In the forked child: run the cards' cells in :mod:`evalkit.shell`, answering on the worker's socket."""
+    code = 1
+    try:
+        _detach(request, zygote_fds)
+        from ipykernel.ipkernel import IPythonKernel
+
+        from evalkit.shell import serve
+
+        serve(socket.socket(fileno=connection_fd), dict(IPythonKernel.language_info))
+        code = 0
+    except BaseException:  # noqa: BLE001 - report, then leave without returning to the zygote's loop
+        traceback.print_exc()
+    finally:
+        os._exit(code)
+
+
+def _become_kernel(request: dict[str, Any], zygote_fds: list[int]) -> None:
     """In the forked child: detach from the zygote's streams and signals, then run ipykernel."""
     code = 1
     try:
-        os.close(reply_fd)  # the pipe to the worker belongs to the zygote alone
-        os.setpgid(0, 0)  # its own process group: interrupts reach the kernel alone
-        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGPIPE):
-            signal.signal(sig, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        devnull = os.open(os.devnull, os.O_RDWR)
-        os.dup2(devnull, 0)
-        os.dup2(2, 1)
-        os.environ.clear()
-        os.environ.update(request.get("env") or {})
-        parent = str(os.getppid())
-        os.environ["JPY_PARENT_PID"] = parent
-        _matplotlib_follows_environment()
-        if request.get("cwd"):
-            os.chdir(request["cwd"])
+        _detach(request, zygote_fds)
+        parent = os.environ["JPY_PARENT_PID"]
         # ipykernel read JPY_PARENT_PID when the zygote imported it, so name the parent explicitly:
         # the kernel then exits with the zygote (parent poller) and stays quiet about Ctrl-C.
         sys.argv = ["ipykernel_launcher", f"--IPKernelApp.parent_handle={parent}", *request["args"]]
@@ -91,7 +120,12 @@ def _become_kernel(request: dict[str, Any], reply_fd: int) -> None:
         os._exit(code)
 
 
-def main(preload: list[str]) -> None:
+def main(arguments: list[str]) -> None:
+    channel = None  # the Unix socket on which the worker passes each cells child its connection
+    if arguments and arguments[0].startswith("--channel="):
+        channel = socket.socket(fileno=int(arguments[0].partition("=")[2]))
+        arguments = arguments[1:]
+    preload = arguments
     # As ipykernel_launcher does: the launch folder is not an import location.
     if sys.path and sys.path[0] in ("", os.getcwd()):
         del sys.path[0]
@@ -110,9 +144,24 @@ def main(preload: list[str]) -> None:
     try:
         for line in sys.stdin:
             request = json.loads(line)
+            zygote_fds = [reply.fileno()] + ([channel.fileno()] if channel is not None else [])
+            connection = None
+            if request.get("cells"):
+                if channel is None:
+                    reply.write(json.dumps({"error": "the zygote was started without a --channel"}) + "\n")
+                    continue
+                _, fds, _, _ = socket.recv_fds(channel, 1, 1)
+                if not fds:
+                    reply.write(json.dumps({"error": "no connection came with the request"}) + "\n")
+                    continue
+                connection = fds[0]
             pid = os.fork()
             if pid == 0:
-                _become_kernel(request, reply.fileno())
+                if connection is not None:
+                    _run_cells(connection, zygote_fds, request)
+                _become_kernel(request, zygote_fds)
+            if connection is not None:
+                os.close(connection)  # the child's end, now the child's alone
             with contextlib.suppress(OSError):  # it may already have done so itself
                 os.setpgid(pid, pid)  # also from the parent, so the group exists before the reply
             _children.add(pid)

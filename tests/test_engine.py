@@ -1,0 +1,212 @@
+"""The kernel-less cells engine: outputs recorded as nbclient records a kernel's, and the child process's faults."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from evalkit.engine import ENGINE_NAME
+from evalkit.kernels import process_alive, shared_zygote, stop_shared_zygote
+from evalkit.shell import Outputs
+
+from conftest import copy_project, own_notebook, run_cli
+
+
+def stream(name: str, text: str) -> dict:
+    return {"output_type": "stream", "name": name, "text": text}
+
+
+def plain(text: str) -> dict:
+    return {"output_type": "display_data", "data": {"text/plain": text}, "metadata": {}}
+
+
+# --- how outputs are recorded (pure) ---------------------------------------------------------------------------
+
+
+@pytest.mark.unit
+def test_streams_are_flushed_stdout_first_before_a_display_and_at_the_end_of_the_cell():
+    outputs = Outputs()
+    outputs.start_cell(0)
+    outputs.write("stdout", "a\n")
+    outputs.write("stderr", "b\n")
+    outputs.write("stdout", "c\n")
+    outputs.display({"text/plain": "x"}, None, None, update=False)
+    outputs.write("stdout", "d\n")
+    assert outputs.end_cell() == [stream("stdout", "a\nc\n"), stream("stderr", "b\n"), plain("x"), stream("stdout", "d\n")]
+
+
+@pytest.mark.unit
+def test_each_flush_of_a_stream_is_an_output_of_its_own_as_each_stream_message_is():
+    outputs = Outputs()
+    outputs.start_cell(0)
+    outputs.write("stdout", "1")
+    outputs.flush_streams()
+    outputs.write("stdout", "2")
+    outputs.flush_streams()
+    outputs.flush_streams()  # nothing written since: nothing added
+    assert outputs.end_cell() == [stream("stdout", "1"), stream("stdout", "2")]
+
+
+@pytest.mark.unit
+def test_clear_output_clears_now_or_before_the_next_output():
+    outputs = Outputs()
+    outputs.start_cell(0)
+    outputs.write("stdout", "gone\n")
+    outputs.clear(wait=False)
+    outputs.write("stdout", "kept\n")
+    outputs.flush_streams()
+    outputs.clear(wait=True)
+    assert outputs.outputs == [stream("stdout", "kept\n")]  # wait: nothing cleared until something new comes
+    outputs.execute_result({"text/plain": "2"}, {}, count=7)
+    assert outputs.end_cell() == [{"output_type": "execute_result", "data": {"text/plain": "2"}, "metadata": {}, "execution_count": 7}]
+
+
+@pytest.mark.unit
+def test_update_display_changes_the_outputs_with_that_id_in_this_and_earlier_cells():
+    outputs = Outputs()
+    outputs.start_cell(2)
+    outputs.display({"text/plain": "one"}, {}, {"display_id": "d"}, update=False)
+    outputs.end_cell()
+    outputs.start_cell(5)
+    outputs.display({"text/plain": "mine"}, {}, {"display_id": "d"}, update=False)
+    outputs.display({"text/plain": "two"}, {"k": 1}, {"display_id": "d"}, update=True)
+    outputs.display({"text/plain": "unknown"}, {}, {"display_id": "nowhere"}, update=True)
+    assert outputs.end_cell() == [{"output_type": "display_data", "data": {"text/plain": "two"}, "metadata": {"k": 1}}]
+    assert outputs.updates == [{"cell": 2, "output": 0, "data": {"text/plain": "two"}, "metadata": {"k": 1}}]
+
+
+@pytest.mark.unit
+def test_a_cleared_cell_no_longer_receives_updates():
+    outputs = Outputs()
+    outputs.start_cell(0)
+    outputs.display({"text/plain": "one"}, {}, {"display_id": "d"}, update=False)
+    outputs.clear(wait=False)
+    outputs.display({"text/plain": "other"}, {}, None, update=False)
+    outputs.display({"text/plain": "two"}, {}, {"display_id": "d"}, update=True)
+    assert outputs.end_cell() == [plain("other")]
+
+
+@pytest.mark.unit
+def test_display_data_must_be_a_dict():
+    outputs = Outputs()
+    outputs.start_cell(0)
+    with pytest.raises(TypeError, match="must be dicts"):
+        outputs.display(["text/plain"], None, None, update=False)
+
+
+# --- real child processes forked from a real zygote -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def zygote():
+    yield shared_zygote()
+    stop_shared_zygote()
+
+
+def notebook(tmp_path: Path, *cells) -> Path:
+    nb = new_notebook(cells=[new_code_cell("x: int = 1", metadata={"tags": ["parameters"]}), *cells],
+                      metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    path = tmp_path / "in.ipynb"
+    nbformat.write(nb, str(path))
+    return path
+
+
+def run(path: Path, engine: str | None = ENGINE_NAME, **kwargs) -> nbformat.NotebookNode:
+    out = path.with_name(f"out-{engine}.ipynb")
+    try:
+        papermill.execute_notebook(str(path), str(out), parameters={"x": 5}, progress_bar=False, engine_name=engine, **kwargs)
+    except papermill.PapermillExecutionError:
+        pass
+    return nbformat.read(str(out), as_version=4)
+
+
+def test_the_cells_run_in_a_shell_and_their_outputs_are_what_a_kernel_gives(zygote, tmp_path):
+    path = notebook(
+        tmp_path,
+        new_markdown_cell("# 見出し"),
+        new_code_cell("import sys\nprint('a')\nprint('b', file=sys.stderr)\nprint('c')\nx + 1"),
+        new_code_cell("from IPython.display import display, update_display\ndisplay('one', display_id='d')\nprint(type(get_ipython()).__name__)"),
+        new_code_cell("update_display('two', display_id='d')\n1;"),
+        new_code_cell("   \n"),
+        new_code_cell("print('skipped')", metadata={"tags": ["skip-execution"]}),
+        new_code_cell("raise ValueError('expected')", metadata={"tags": ["raises-exception"]}),
+        new_code_cell("print('before')\n1 / 0"),
+        new_code_cell("print('never')"),
+    )
+    nb = run(path)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert [c.execution_count for c in code] == [1, 2, 3, 4, 5, None, None, 6, 7, None]
+    assert code[1].source == "# Parameters\nx = 5\n" and code[1].outputs == []  # papermill's injected parameters cell
+    assert code[2].outputs == [stream("stdout", "a\nc\n"), stream("stderr", "b\n"),
+                               {"output_type": "execute_result", "data": {"text/plain": "6"}, "metadata": {}, "execution_count": 3}]
+    assert code[3].outputs == [plain("'two'"), stream("stdout", "CellShell\n")]  # updated by the next cell
+    assert code[4].outputs == []  # a trailing semicolon: no result
+    assert code[6].outputs == []
+    assert [(o["output_type"], o.get("ename"), o.get("evalue")) for o in code[7].outputs] == [("error", "ValueError", "expected")]
+    assert [(o["output_type"], o.get("text"), o.get("ename")) for o in code[8].outputs] == [
+        ("stream", "before\n", None), ("error", None, "ZeroDivisionError")]
+    assert code[9].outputs == []
+    assert [c.metadata.papermill.status for c in code[7:]] == ["completed", "failed", "pending"]
+    assert nb.metadata.papermill.exception is True
+    assert nb.metadata.language_info.name == "python"
+    assert set(code[2].metadata.execution) == {"iopub.status.busy", "iopub.execute_input", "shell.execute_reply", "iopub.status.idle"}
+
+
+def test_the_outputs_equal_a_fresh_kernels(zygote, tmp_path):
+    """The same notebook under nbclient with a new kernel: every output identical, tracebacks included."""
+    path = notebook(
+        tmp_path,
+        new_code_cell("import sys, warnings\nprint('a')\nprint('b', file=sys.stderr)\nx * 2"),
+        new_code_cell("import pandas as pd\npd.DataFrame({'a': [1, 2], 'b': ['x', 'y']})"),
+        new_code_cell("from IPython.display import HTML, clear_output, display\nprint('gone')\nclear_output()\ndisplay(HTML('<b>太字</b>'))"),
+        new_code_cell("warnings.warn('careful')"),
+        new_code_cell("print(sys.path.index('') > 0, __name__)\n%who_ls int"),
+        new_code_cell("def f():\n    return 1 / 0\nf()"),
+    )
+    ours, kernel = run(path), run(path, engine=None)
+
+    def outputs(nb):
+        text = json.dumps([(c.get("execution_count"), c.get("outputs")) for c in nb.cells], sort_keys=True)
+        return re.sub(r"ipykernel_\d+", "ipykernel_PID", text)  # the warning names the process's own folder
+
+    assert outputs(ours) == outputs(kernel)
+    assert "ZeroDivisionError" in outputs(ours) and "careful" in outputs(ours)
+
+
+def test_a_cell_that_runs_too_long_is_stopped_and_its_process_killed(zygote, tmp_path):
+    path = notebook(tmp_path, new_code_cell("import os\nprint(os.getpid())"), new_code_cell("import time\ntime.sleep(60)"))
+    started = time.monotonic()
+    with pytest.raises(CellTimeoutError):
+        papermill.execute_notebook(str(path), str(tmp_path / "out.ipynb"), progress_bar=False, engine_name=ENGINE_NAME,
+                                   execution_timeout=2)
+    assert time.monotonic() - started < 30
+    written = nbformat.read(str(tmp_path / "out.ipynb"), as_version=4)  # papermill saves what ran
+    pid = int(written.cells[1].outputs[0]["text"])
+    assert not process_alive(pid)
+
+
+def test_a_process_that_dies_fails_its_notebook_alone(zygote, tmp_path):
+    path = notebook(tmp_path, new_code_cell("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"))
+    with pytest.raises(DeadKernelError, match="died while running cell 1"):
+        papermill.execute_notebook(str(path), str(tmp_path / "out.ipynb"), progress_bar=False, engine_name=ENGINE_NAME)
+    (tmp_path / "next").mkdir()
+    after = run(notebook(tmp_path / "next", new_code_cell("40 + 2")))  # the zygote forks the next card as before
+    assert after.cells[-1].outputs[0]["data"] == {"text/plain": "42"}
+
+
+def test_the_batch_runs_cells_without_a_kernel_unless_told_to_use_kernels(tmp_path):
+    project = copy_project(tmp_path / "project")
+    own_notebook(project, "chiiki-kyosei", "print('shell:', type(get_ipython()).__name__)")
+    page = project / "outputs/2023/chiiki-kyosei.html"
+    for args, shell in (((), "CellShell"), (("--kernels", "--force"), "ZMQInteractiveShell")):
+        result = run_cli(project, "--quiet", "--program", "chiiki-kyosei", *args)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert f"shell: {shell}" in page.read_text(encoding="utf-8")
