@@ -207,16 +207,17 @@ def measure(command: list[str], cwd: Path, env: dict[str, str] | None = None, sa
 
 # -- the variants --------------------------------------------------------------------------------------
 
-def run_all_command(out: str, workers: int) -> list[str]:
+def run_all_command(out: str, workers: int, *extra: str) -> list[str]:
     return [sys.executable, str(ROOT / "run_all.py"), "--quiet", "--data", "data", "--params", "params", "--out", out,
-            "--notebooks", "notebooks", "--workers", str(workers)]
+            "--notebooks", "notebooks", "--workers", str(workers), *extra]
 
 
-def run_all_cold(project: Path, label: str, workers: int, sample_memory: bool = False, env: dict[str, str] | None = None) -> Measurement:
+def run_all_cold(project: Path, label: str, workers: int, sample_memory: bool = False, env: dict[str, str] | None = None,
+                 extra: tuple[str, ...] = ()) -> Measurement:
     """run_all into an output folder (and state) of its own, so nothing is cached."""
     shutil.rmtree(project / label, ignore_errors=True)
     shutil.rmtree(project / ".evalkit" / label, ignore_errors=True)
-    m = measure(run_all_command(label, workers), project, env=env, sample_memory=sample_memory)
+    m = measure(run_all_command(label, workers, *extra), project, env=env, sample_memory=sample_memory)
     if " 0 failed" not in m.stdout:
         raise SystemExit(f"run_all reported failures: {m.stdout}")
     return m
@@ -252,6 +253,7 @@ class Cold:
     floor_cpu: dict[str, list[list[float]]] = field(default_factory=dict)  # mode -> per round, per-card CPU seconds
     floor_steps: dict[str, list[float]] = field(default_factory=dict)  # step -> per-card seconds (inproc, all rounds)
     run_all: dict[int, list[Measurement]] = field(default_factory=dict)
+    kernels: list[Measurement] = field(default_factory=list)  # run_all --kernels at the largest count (forked Jupyter kernels)
     naive: dict[int, Measurement] = field(default_factory=dict)  # card index -> its naive time
     log: list[tuple[int, str, Measurement]] = field(default_factory=list)  # (round, variant, measurement)
     same_pages: tuple[int, int] = (0, 0)  # floor pages identical to run_all's (apart from the generation time), of those compared
@@ -263,7 +265,8 @@ def cold_rounds(project: Path, jobs: list[tuple[int, str]], counts: list[int], r
     largest = max(counts)
     naive_share = [list(range(largest))[r::rounds] for r in range(rounds)]
     for r in range(rounds):
-        steps = [("floor", "inproc"), ("floor", "fork")] + [("run_all", n) for n in counts] + ([("naive", None)] if naive else [])
+        steps = [("floor", "inproc"), ("floor", "fork")] + [("run_all", n) for n in counts] + [("kernels", largest)]
+        steps += [("naive", None)] if naive else []
         steps = steps[r % len(steps):] + steps[:r % len(steps)]  # rotate: no variant always runs first
         for kind, arg in steps:
             if kind == "floor":
@@ -281,6 +284,10 @@ def cold_rounds(project: Path, jobs: list[tuple[int, str]], counts: list[int], r
                 m = run_all_cold(project / f"set-{arg}", f"out-r{r}", workers)
                 cold.run_all.setdefault(arg, []).append(m)
                 label = f"run_all {arg} cards"
+            elif kind == "kernels":
+                m = run_all_cold(project / f"set-{arg}", f"out-k{r}", workers, extra=("--kernels",))
+                cold.kernels.append(m)
+                label = f"run_all --kernels {arg} cards"
             else:
                 started = time.perf_counter()
                 for index in naive_share[r]:
@@ -447,6 +454,13 @@ def report(cold: Cold | None, profile: dict | None, whatif: list[dict], scale: l
                           else "– | – | –")
             lines.append(f"| {n} | {floor_n:.3f} | {fork_n:.3f} | {wall:.1f} | {per:.3f} | {per / floor_n:.2f}× | {naive_cols} | "
                          f"{'; '.join(verdict)} | {floor_cpu:.3f} | {run_all_cpu:.3f} | {run_all_cpu / floor_cpu:.2f}× |")
+        if cold.kernels:
+            n = max(cold.counts)
+            wall_k, wall = _median([m.seconds for m in cold.kernels]), _median([m.seconds for m in cold.run_all[n]])
+            cpu_k = _median([m.cpu / n for m in cold.kernels])
+            lines += ["", f"The same {n} cards with `run_all --kernels` (each card in a Jupyter kernel forked from the zygote, "
+                      f"the default before the cells engine): wall {wall_k:.1f} s, {wall_k * w / n:.3f} s/card/worker, CPU "
+                      f"{cpu_k:.3f} s/card; the default is {wall_k / wall:.2f}× faster."]
         steps = {k: statistics.fmean(v) for k, v in cold.floor_steps.items()}
         big = sorted(((k, v) for k, v in steps.items() if k not in ("cells", "cells_cpu") and v >= 0.005), key=lambda kv: -kv[1])
         lines += ["", "Floor per card (mean of all rounds): " + ", ".join(f"{k} {v:.3f} s" for k, v in big)

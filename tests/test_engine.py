@@ -10,14 +10,13 @@ from pathlib import Path
 import nbformat
 import papermill
 import pytest
+from conftest import copy_project, own_notebook, run_cli
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from evalkit.engine import ENGINE_NAME
-from evalkit.kernels import process_alive, shared_zygote, stop_shared_zygote
+from evalkit.kernels import launcher_args, process_alive, shared_zygote, stop_shared_zygote
 from evalkit.shell import Outputs
-
-from conftest import copy_project, own_notebook, run_cli
 
 
 def stream(name: str, text: str) -> dict:
@@ -169,6 +168,9 @@ def test_the_outputs_equal_a_fresh_kernels(zygote, tmp_path):
         new_code_cell("from IPython.display import HTML, clear_output, display\nprint('gone')\nclear_output()\ndisplay(HTML('<b>太字</b>'))"),
         new_code_cell("warnings.warn('careful')"),
         new_code_cell("print(sys.path.index('') > 0, __name__)\n%who_ls int"),
+        new_code_cell("%matplotlib inline\nlen?"),
+        new_code_cell("from IPython.display import display\nh = display('one', display_id='again')\ndisplay('two', display_id='again')"),
+        new_code_cell("display('three', display_id='again')"),
         new_code_cell("def f():\n    return 1 / 0\nf()"),
     )
     ours, kernel = run(path), run(path, engine=None)
@@ -179,10 +181,49 @@ def test_the_outputs_equal_a_fresh_kernels(zygote, tmp_path):
 
     assert outputs(ours) == outputs(kernel)
     assert "ZeroDivisionError" in outputs(ours) and "careful" in outputs(ours)
+    assert outputs(ours).count("three") == 3  # showing a display_id again shows the new data wherever it was shown
 
 
-def test_a_cell_that_runs_too_long_is_stopped_and_its_process_killed(zygote, tmp_path):
-    path = notebook(tmp_path, new_code_cell("import os\nprint(os.getpid())"), new_code_cell("import time\ntime.sleep(60)"))
+def test_what_a_kernel_could_not_send_fails_the_cell_not_the_process(zygote, tmp_path):
+    path = notebook(
+        tmp_path,
+        new_code_cell("print('bad \\udcff byte')"),
+        new_code_cell("import os\nos.system('echo from the descriptor')"),
+        new_code_cell("input('name? ')", metadata={"tags": ["raises-exception"]}),
+        new_code_cell("from IPython.display import display\ndisplay({'text/plain': 'x'}, raw=True, metadata={'o': object()})"),
+        new_code_cell("print('not reached')"),
+    )
+    nb = run(path)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert [(o.ename, o.evalue) for o in code[4].outputs] == [  # as a kernel refuses input() to a batch run
+        ("StdinNotImplementedError", "raw_input was called, but this frontend does not support stdin.")]
+    assert code[2].outputs == [stream("stdout", "bad \ufffd byte\n")]  # as jupyter_client's packing replaces it
+    assert code[3].outputs[0] == stream("stdout", "from the descriptor\n")  # os.system's output, captured from fd 1
+    assert [(o.output_type, o.get("ename")) for o in code[5].outputs] == [("error", "TypeError")]
+    assert code[6].outputs == [] and nb.metadata.papermill.exception is True
+
+
+def test_a_result_whose_display_fails_fails_its_cell(zygote, tmp_path):
+    path = notebook(
+        tmp_path,
+        new_code_cell("class Broken:\n    def _repr_html_(self):\n        raise RuntimeError('no html')\nBroken()"),
+        new_code_cell("print('not reached')"),
+    )
+    nb = run(path)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert "RuntimeError" in [o.get("ename") for o in code[2].outputs]
+    assert code[2].metadata.papermill.status == "failed" and code[3].outputs == []
+
+
+def test_a_gui_event_loop_is_refused_with_the_option_that_gives_one(zygote, tmp_path):
+    nb = run(notebook(tmp_path, new_code_cell("%gui qt")))
+    said = nb.cells[-1].outputs  # the %gui magic reports the error on stderr
+    assert said == [stream("stderr", "ERROR:root:the 'qt' event loop needs a Jupyter kernel: run the batch with --kernels\n")]
+
+
+def test_a_cell_that_runs_too_long_is_stopped_with_what_it_printed_and_its_process_killed(zygote, tmp_path):
+    path = notebook(tmp_path, new_code_cell("import os\nprint(os.getpid())"),
+                    new_code_cell("import time\nprint('partial', flush=True)\ntime.sleep(60)"))
     started = time.monotonic()
     with pytest.raises(CellTimeoutError):
         papermill.execute_notebook(str(path), str(tmp_path / "out.ipynb"), progress_bar=False, engine_name=ENGINE_NAME,
@@ -191,6 +232,13 @@ def test_a_cell_that_runs_too_long_is_stopped_and_its_process_killed(zygote, tmp
     written = nbformat.read(str(tmp_path / "out.ipynb"), as_version=4)  # papermill saves what ran
     pid = int(written.cells[1].outputs[0]["text"])
     assert not process_alive(pid)
+    assert [(o.output_type, o.get("text"), o.get("ename")) for o in written.cells[2].outputs] == [
+        ("stream", "partial\n", None), ("error", None, "KeyboardInterrupt")]  # interrupted first, as a kernel would be
+
+
+def test_a_negative_timeout_means_no_limit(zygote, tmp_path):
+    nb = run(notebook(tmp_path, new_code_cell("6 * 7")), execution_timeout=-1)
+    assert nb.cells[-1].outputs[0]["data"] == {"text/plain": "42"}
 
 
 def test_a_process_that_dies_fails_its_notebook_alone(zygote, tmp_path):
@@ -200,6 +248,36 @@ def test_a_process_that_dies_fails_its_notebook_alone(zygote, tmp_path):
     (tmp_path / "next").mkdir()
     after = run(notebook(tmp_path / "next", new_code_cell("40 + 2")))  # the zygote forks the next card as before
     assert after.cells[-1].outputs[0]["data"] == {"text/plain": "42"}
+
+
+def test_a_dead_process_is_noticed_while_something_it_started_holds_its_socket(zygote, tmp_path):
+    path = notebook(tmp_path, new_code_cell(
+        "import os, signal, subprocess\nsubprocess.Popen(['sleep', '60'], close_fds=False)\nos.kill(os.getpid(), signal.SIGKILL)"))
+    started = time.monotonic()
+    with pytest.raises(DeadKernelError):
+        papermill.execute_notebook(str(path), str(tmp_path / "out.ipynb"), progress_bar=False, engine_name=ENGINE_NAME)
+    assert time.monotonic() - started < 20
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(("argv", "args"), [
+    (["python", "-m", "ipykernel_launcher", "-f", "{connection_file}"], ["-f", "{connection_file}"]),
+    (["python", "-Xfrozen_modules=off", "-m", "ipykernel_launcher", "-f", "{connection_file}"], ["-f", "{connection_file}"]),
+    (["python", "-X", "frozen_modules=off", "-m", "ipykernel_launcher", "-f", "x"], ["-f", "x"]),
+    (["python", "-m", "other_kernel", "-f", "x"], None),
+    (["/opt/other/bin/python", "-m", "ipykernel_launcher", "-f", "x"], None),
+])
+def test_the_kernelspecs_this_interpreter_can_fork(argv, args):
+    assert launcher_args(argv) == args
+
+
+def test_the_engine_module_can_be_imported_before_papermill():
+    import subprocess
+    import sys
+
+    code = "import evalkit.engine, papermill.engines as e; print(e.papermill_engines.get_engine('evalkit-cells').__name__)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "CellsEngine", result.stderr
 
 
 def test_the_batch_runs_cells_without_a_kernel_unless_told_to_use_kernels(tmp_path):

@@ -55,7 +55,7 @@ __all__ = [
 
 #: the entry point name of :class:`ForkingProvisioner` (group ``jupyter_client.kernel_provisioners``)
 PROVISIONER_NAME = "evalkit-zygote"
-#: the entry point name of :class:`evalkit.engine.CellsEngine` (group ``papermill.engine``), installed with the provisioner
+#: the name :class:`evalkit.engine.CellsEngine` is registered under with Papermill
 CELLS_ENGINE_NAME = "evalkit-cells"
 #: set to 0 / off / no / false to start every kernel as a new interpreter (like ``--fresh-kernels``)
 DISABLE_ENV = "EVALKIT_FORK_KERNELS"
@@ -85,8 +85,6 @@ def fork_unsupported_reason() -> str | None:
         return "/proc is not available"
     if not entry_points(group="jupyter_client.kernel_provisioners", name=PROVISIONER_NAME):
         return f"the {PROVISIONER_NAME!r} kernel provisioner is not registered (install evalkit with pip)"
-    if not entry_points(group="papermill.engine", name=CELLS_ENGINE_NAME):
-        return f"the {CELLS_ENGINE_NAME!r} papermill engine is not registered (install evalkit with pip)"
     return None
 
 
@@ -119,8 +117,14 @@ class Zygote:
                 if connection is not None:
                     socket.send_fds(self._channel, [b"c"], [connection.fileno()])
                 line = self.process.stdout.readline()
-            except OSError as exc:
-                raise ZygoteError(f"the kernel zygote is gone ({exc})") from None
+            except BaseException as exc:
+                # Interrupted half-way (Ctrl-C, the notebook's deadline) or broken: its reply would be read by the next
+                # request, or it waits for a socket that never comes. A zygote out of step is ended; the next card starts
+                # a new one.
+                self.process.kill()
+                if isinstance(exc, OSError):
+                    raise ZygoteError(f"the kernel zygote is gone ({exc})") from None
+                raise
         if not line:
             raise ZygoteError(f"the kernel zygote exited (status {self.process.poll()})")
         reply = json.loads(line)
@@ -250,9 +254,16 @@ def kept_children() -> set[int]:
 
 
 def launcher_args(cmd: list[str]) -> list[str] | None:
-    """The arguments after ``-m ipykernel_launcher`` when ``cmd`` runs this interpreter's ipykernel."""
+    """The arguments after ``-m ipykernel_launcher`` when ``cmd`` runs this interpreter's ipykernel.
+
+    ``-X`` options before ``-m`` are let through (``python -m ipykernel install`` writes ``-Xfrozen_modules=off``,
+    which only matters to a debugger): the zygote's interpreter runs without them.
+    """
     this_python = os.path.realpath(cmd[0]) == os.path.realpath(sys.executable) or cmd[0] in {"python", "python3"} if cmd else False
-    return cmd[3:] if this_python and cmd[1:3] == ["-m", "ipykernel_launcher"] else None
+    rest = list(cmd[1:])
+    while rest and rest[0].startswith("-X"):
+        rest = rest[2:] if rest[0] == "-X" else rest[1:]
+    return rest[2:] if this_python and rest[:2] == ["-m", "ipykernel_launcher"] else None
 
 
 class ForkingProvisioner(LocalProvisioner):

@@ -14,33 +14,47 @@ makes of it:
   output with that ``display_id`` (also in an earlier cell) and
   ``clear_output(wait=...)`` clears the cell now or before its next output;
 - a cell's last expression is an ``execute_result`` with the cell's count;
-- an exception is an ``error`` output with IPython's own traceback text.
+- an exception is an ``error`` output with IPython's own traceback text;
+- what is written straight to file descriptors 1 and 2 (``os.system``, C
+  libraries) joins the cell's streams, as ipykernel captures it.
+
+The shell is set up as ipykernel's ``ZMQInteractiveShell`` is where the cells
+can tell: its compiler, environment variables, no virtualenv detection, no
+pager, ``input()`` refused, inline matplotlib and no GUI event loops.
 
 The worker sends one JSON line, the cells to run; the child answers one JSON
-line per cell, then ``{"done": true}``.  :mod:`evalkit.engine` is the other side.
+line per cell, then ``{"done": true}``, encoded as jupyter_client encodes its
+messages.  :mod:`evalkit.engine` is the other side.
 """
 
 from __future__ import annotations
 
+import builtins
+import codecs
+import getpass
 import io
 import json
 import os
+import select
 import socket
 import sys
+import threading
 import warnings
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any, TextIO
+from typing import Any, BinaryIO
 
 from ipykernel.compiler import XCachingCompiler
 from IPython.core.displayhook import DisplayHook
 from IPython.core.displaypub import DisplayPublisher
+from IPython.core.error import StdinNotImplementedError, UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.shellapp import InteractiveShellApp
 from jupyter_client.jsonutil import json_default
 from traitlets import Type
 from traitlets.config import Config
 
-__all__ = ["Outputs", "CellShell", "start_shell", "serve", "now"]
+__all__ = ["Outputs", "CellShell", "DescriptorCapture", "start_shell", "serve", "now", "encode"]
 
 STREAMS = ("stdout", "stderr")
 
@@ -58,6 +72,8 @@ class Outputs:
         self.outputs: list[dict[str, Any]] = []
         self.updates: list[dict[str, Any]] = []  # {"cell", "output", "data", "metadata"} for earlier cells
         self._buffers: dict[str, list[str]] = {name: [] for name in STREAMS}
+        self.lock = threading.RLock()  # cells' threads and the descriptor readers write too
+        self.collect: Callable[[], None] = lambda: None  # gathers what is pending elsewhere (the descriptors) before a flush
         self._clear_before_next = False
         self._display_ids: dict[str, dict[int, list[int]]] = {}  # display_id -> cell -> output indexes (nbclient's map)
         self._earlier: dict[int, list[dict[str, Any]]] = {}  # outputs of earlier cells that a display_id points at
@@ -73,11 +89,13 @@ class Outputs:
         return self.outputs
 
     def write(self, name: str, text: str) -> None:
-        self._buffers[name].append(text)
+        with self.lock:
+            self._buffers[name].append(text)
 
     def flush_streams(self) -> None:
-        for name in STREAMS:
-            if self._buffers[name]:
+        with self.lock:
+            self.collect()
+            for name in STREAMS:
                 text = "".join(self._buffers[name])
                 self._buffers[name].clear()
                 if text:
@@ -100,13 +118,13 @@ class Outputs:
         self.flush_streams()
         if not isinstance(data, dict) or not isinstance(metadata or {}, dict):
             raise TypeError(f"display data and metadata must be dicts, got {type(data).__name__} and {type(metadata).__name__}")
+        encode({"data": data, "metadata": metadata})  # what a kernel could not send fails the display() call, as there
         display_id = (transient or {}).get("display_id")
-        if update:
-            for cell, indexes in (self._display_ids.get(display_id) or {}).items() if display_id else ():
-                for index in indexes:
-                    self._update(cell, index, data, metadata or {})
-            return
-        self._add({"output_type": "display_data", "data": data, "metadata": metadata or {}}, display_id)
+        for cell, indexes in (self._display_ids.get(display_id) or {}).items() if display_id else ():
+            for index in indexes:  # as nbclient does for display_data too: every output with that id shows the new data
+                self._update(cell, index, data, metadata or {})
+        if not update:
+            self._add({"output_type": "display_data", "data": data, "metadata": metadata or {}}, display_id)
 
     def _update(self, cell: int, index: int, data: dict, metadata: dict) -> None:
         if cell == self.cell:
@@ -115,10 +133,12 @@ class Outputs:
         earlier = self._earlier.get(cell)
         if earlier is not None and index < len(earlier):
             earlier[index].update(data=data, metadata=metadata)
+            self.updates = [u for u in self.updates if (u["cell"], u["output"]) != (cell, index)]  # the last one counts
             self.updates.append({"cell": cell, "output": index, "data": data, "metadata": metadata})
 
     def execute_result(self, data: dict, metadata: dict, count: int) -> None:
         self.flush_streams()
+        encode({"data": data, "metadata": metadata})
         if data:
             self._add({"output_type": "execute_result", "data": data, "metadata": metadata, "execution_count": count})
 
@@ -150,6 +170,11 @@ class OutputStream(io.TextIOBase):
 
     def isatty(self) -> bool:
         return False
+
+    def fileno(self) -> int:
+        """The descriptor the process was given (as ipykernel's streams answer): what a subprocess writes there is
+        captured too, unless the capture is off."""
+        return STREAMS.index(self.name) + 1
 
     def write(self, text: str) -> int:
         if not isinstance(text, str):
@@ -199,11 +224,74 @@ class CellShell(InteractiveShell):
 
     def __init__(self, **kwargs: Any):
         self.outputs = Outputs()
+        self.failed_in_displayhook = False
         super().__init__(**kwargs)
 
     def _showtraceback(self, etype: type, evalue: BaseException, stb: list[str]) -> None:
         """IPython's documented hook for where a traceback goes (ipykernel sends it as an ``error`` message)."""
+        if self.displayhook.is_active:  # a result's _repr_ failed: the cell failed, as ipykernel reports it
+            self.failed_in_displayhook = True
         self.outputs.error(str(etype.__name__), str(evalue), stb)
+
+    def init_virtualenv(self) -> None:
+        """No virtualenv detection, as in ipykernel: the cells run in the interpreter evalkit runs in."""
+
+    def init_environment(self) -> None:
+        """The environment variables ipykernel's shell sets: colours on, pagers off."""
+        os.environ.update(TERM="xterm-color", CLICOLOR="1", FORCE_COLOR="1", CLICOLOR_FORCE="1", PAGER="cat", GIT_PAGER="cat")
+
+    def enable_gui(self, gui: str | None = None) -> None:
+        """Inline charts only: a GUI event loop needs a kernel (``--kernels``)."""
+        if gui not in (None, "inline"):
+            raise UsageError(f"the {gui!r} event loop needs a Jupyter kernel: run the batch with --kernels")
+        self.active_eventloop = gui
+
+
+def _no_input(*args: Any, **kwargs: Any) -> str:
+    raise StdinNotImplementedError("raw_input was called, but this frontend does not support stdin.")
+
+
+class DescriptorCapture:
+    """Whatever is written to file descriptors 1 and 2 becomes stream text, as ipykernel's ``OutStream`` watches them.
+
+    A thread per descriptor reads its pipe while the cell runs; :meth:`drain` reads what is left before each flush of
+    the streams, so that what a finished subprocess wrote comes before what the cell shows next, in its own cell.
+    """
+
+    def __init__(self, outputs: Outputs):
+        self.outputs = outputs
+        self.pipes: dict[str, int] = {}
+        self.decoders = {name: codecs.getincrementaldecoder("utf-8")("replace") for name in STREAMS}
+        for number, name in enumerate(STREAMS, start=1):
+            read, write = os.pipe()
+            os.dup2(write, number)
+            os.close(write)
+            os.set_blocking(read, False)
+            self.pipes[name] = read
+            threading.Thread(target=self._watch, args=(name,), daemon=True, name=f"evalkit-{name}-capture").start()
+        outputs.collect = self.drain
+
+    def _read(self, name: str) -> bool:
+        """Read what the pipe has now (under the outputs' lock); False once it is closed."""
+        with self.outputs.lock:
+            while True:
+                try:
+                    chunk = os.read(self.pipes[name], 1 << 16)
+                except BlockingIOError:
+                    return True
+                if not chunk:
+                    return False
+                self.outputs.write(name, self.decoders[name].decode(chunk))
+
+    def _watch(self, name: str) -> None:
+        while True:
+            select.select([self.pipes[name]], [], [])
+            if not self._read(name):
+                return
+
+    def drain(self) -> None:
+        for name in STREAMS:
+            self._read(name)
 
 
 def start_shell() -> CellShell:
@@ -215,13 +303,29 @@ def start_shell() -> CellShell:
     for name in STREAMS:
         setattr(sys, name, OutputStream(name, shell.outputs))
     InteractiveShellApp().init_path()  # the notebook's folder importable, where a kernel's shell puts it
+    shell.set_hook("show_in_pager", _no_pager)  # a kernel sends help (obj?) to the front end, not to the cell's output
+    builtins.input = getpass.getpass = _no_input  # a batch has nobody to answer
+    sys.argv = [sys.argv[0]]
     # scrapbook warns when no kernel is attached, but its glue is a display, recorded like any other
     warnings.filterwarnings("ignore", message="No kernel detected", module="scrapbook")
     return shell
 
 
-def _send(stream: TextIO, message: dict[str, Any]) -> None:
-    stream.write(json.dumps(message, default=json_default, ensure_ascii=False) + "\n")
+def _no_pager(*args: Any, **kwargs: Any) -> None:
+    """Help text goes nowhere, as a kernel's pager payload goes to the front end and not into the notebook."""
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    """One line of JSON as jupyter_client packs a message (``json_default``, no NaN, surrogates escaped to bytes)."""
+    text = json.dumps(message, default=json_default, ensure_ascii=False, allow_nan=False)
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace")
+
+
+def _send(stream: BinaryIO, message: dict[str, Any]) -> None:
+    stream.write(encode(message) + b"\n")
     stream.flush()
 
 
@@ -232,22 +336,25 @@ def serve(connection: socket.socket, language_info: dict[str, Any]) -> None:
     Each answer: ``{"cell", "execution_count", "outputs", "updates", "ok", "timing"}``; the
     cells stop at the first failure of a cell with ``stop_on_error``.
     """
-    with connection.makefile("r", encoding="utf-8") as requests, connection.makefile("w", encoding="utf-8") as answers:
+    with connection.makefile("rb") as requests, connection.makefile("wb") as answers:
         request = json.loads(requests.readline())
         shell = start_shell()
+        DescriptorCapture(shell.outputs)  # fds 1 and 2 from here on
         _send(answers, {"language_info": language_info, "pid": os.getpid()})
         for index, source, cell_id, stop_on_error in request["cells"]:
             shell.outputs.start_cell(index)
+            shell.failed_in_displayhook = False
             busy = now()
             result = shell.run_cell(source, store_history=True, silent=False, cell_id=cell_id)
             replied = now()
             outputs = shell.outputs.end_cell()
+            ok = result.success and not shell.failed_in_displayhook
             _send(answers, {
                 "cell": index, "execution_count": shell.execution_count - 1, "outputs": outputs,
-                "updates": shell.outputs.updates, "ok": result.success,
+                "updates": shell.outputs.updates, "ok": ok,
                 "timing": {"iopub.status.busy": busy, "iopub.execute_input": busy, "shell.execute_reply": replied,
                            "iopub.status.idle": now()},
             })
-            if stop_on_error and not result.success:
+            if stop_on_error and not ok:
                 break
         _send(answers, {"done": True})

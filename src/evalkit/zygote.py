@@ -63,8 +63,20 @@ def _matplotlib_follows_environment() -> None:
         matplotlib.rcParams["backend"] = os.environ["MPLBACKEND"]
 
 
-def _detach(request: dict[str, Any], zygote_fds: list[int]) -> None:
+def _die_with_zygote(zygote: int) -> None:
+    """Have Linux kill this child when the zygote dies (it died with its worker, or was killed): nobody is left to
+    hear from it.  A kernel also notices on its own within a second; a cells child would run on to its end."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    if os.getppid() != zygote:  # it died before the request took effect
+        os._exit(1)
+
+
+def _detach(request: dict[str, Any], zygote_fds: list[int], zygote: int) -> None:
     """In a forked child: leave the zygote's pipes and signals, take the worker's environment and folder."""
+    _die_with_zygote(zygote)
     for fd in zygote_fds:  # the pipes to the worker belong to the zygote alone
         os.close(fd)
     os.setpgid(0, 0)  # its own process group: interrupts reach the child alone
@@ -82,11 +94,13 @@ def _detach(request: dict[str, Any], zygote_fds: list[int]) -> None:
         os.chdir(request["cwd"])
 
 
-def _run_cells(connection_fd: int, zygote_fds: list[int], request: dict[str, Any]) -> None:
+def _run_cells(connection_fd: int, zygote_fds: list[int], request: dict[str, Any], zygote: int) -> None:
     """In the forked child: run the cards' cells in :mod:`evalkit.shell`, answering on the worker's socket."""
     code = 1
+    log = None
     try:
-        _detach(request, zygote_fds)
+        _detach(request, zygote_fds, zygote)
+        log = os.fdopen(os.dup(2), "w")  # the worker's log: the cells' own stderr is captured from here on
         from ipykernel.ipkernel import IPythonKernel
 
         from evalkit.shell import serve
@@ -94,16 +108,18 @@ def _run_cells(connection_fd: int, zygote_fds: list[int], request: dict[str, Any
         serve(socket.socket(fileno=connection_fd), dict(IPythonKernel.language_info))
         code = 0
     except BaseException:  # noqa: BLE001 - report, then leave without returning to the zygote's loop
-        traceback.print_exc()
+        traceback.print_exc(file=log or sys.__stderr__)
+        if log:
+            log.flush()
     finally:
         os._exit(code)
 
 
-def _become_kernel(request: dict[str, Any], zygote_fds: list[int]) -> None:
+def _become_kernel(request: dict[str, Any], zygote_fds: list[int], zygote: int) -> None:
     """In the forked child: detach from the zygote's streams and signals, then run ipykernel."""
     code = 1
     try:
-        _detach(request, zygote_fds)
+        _detach(request, zygote_fds, zygote)
         parent = os.environ["JPY_PARENT_PID"]
         # ipykernel read JPY_PARENT_PID when the zygote imported it, so name the parent explicitly:
         # the kernel then exits with the zygote (parent poller) and stays quiet about Ctrl-C.
@@ -155,11 +171,13 @@ def main(arguments: list[str]) -> None:
                     reply.write(json.dumps({"error": "no connection came with the request"}) + "\n")
                     continue
                 connection = fds[0]
+                os.set_inheritable(connection, False)  # only the child holds it: its end of file says it is gone
+            zygote = os.getpid()
             pid = os.fork()
             if pid == 0:
                 if connection is not None:
-                    _run_cells(connection, zygote_fds, request)
-                _become_kernel(request, zygote_fds)
+                    _run_cells(connection, zygote_fds, request, zygote)
+                _become_kernel(request, zygote_fds, zygote)
             if connection is not None:
                 os.close(connection)  # the child's end, now the child's alone
             with contextlib.suppress(OSError):  # it may already have done so itself
