@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -120,10 +121,8 @@ def notebook(tmp_path: Path, *cells) -> Path:
 
 def run(path: Path, engine: str | None = ENGINE_NAME, **kwargs) -> nbformat.NotebookNode:
     out = path.with_name(f"out-{engine}.ipynb")
-    try:
+    with contextlib.suppress(papermill.PapermillExecutionError):  # the notebook as papermill saved it is what is checked
         papermill.execute_notebook(str(path), str(out), parameters={"x": 5}, progress_bar=False, engine_name=engine, **kwargs)
-    except papermill.PapermillExecutionError:
-        pass
     return nbformat.read(str(out), as_version=4)
 
 
