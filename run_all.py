@@ -4,9 +4,7 @@ A thin wrapper over the ``evalkit`` command (``evalkit.cli``), kept so that
 the batch run works from a checkout with one obvious command.
 """
 
-import sys
+if __name__ == "__main__":  # only then: a batch worker process imports this file too, and needs none of it
+    from evalkit.cli import run
 
-from evalkit.cli import main
-
-if __name__ == "__main__":
-    sys.exit(main())
+    run()

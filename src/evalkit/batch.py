@@ -34,7 +34,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .cache import Cache, CardEntry, ProgramEntry
 from .cycle import Cycle
@@ -46,9 +46,12 @@ from .jobs import Job, JobResult, RunSettings, SheetYears, machine_labels, plan_
 from .loader import ignored_files, load_cycles, plan_path, program_files, programs_dir, read_plan
 from .plan import CityPlan
 from .publish import BOOKLET, PrintResult, publish_prints
-from .rollup import ProgramResult, roll_up
 from .runlock import LockHeld, RunLock
 from .triage import triage
+from .worker import warm_up
+
+if TYPE_CHECKING:
+    from .rollup import ProgramResult
 
 # Executing, exporting and index pages pull in nbconvert, jupyter_client and matplotlib: they are
 # imported where used, so that a run with nothing to do starts in a fraction of a second.
@@ -266,39 +269,6 @@ def decide(jobs: list[Job], cache: Cache, fingerprints: dict[str, str], force: b
     return decision
 
 
-def _exit_with_parent(parent: int) -> None:
-    """A worker whose run_all died (SIGKILL, OOM) exits within a second, writing nothing more."""
-    while True:
-        time.sleep(0.5)
-        if os.getppid() != parent:
-            os._exit(70)
-
-
-def _warm_up(log_dir: str, fork_kernels: bool, parent: int) -> None:
-    """Pay the heavy imports once per worker, not once per card; kernels' chatter goes to a log file."""
-    from multiprocessing.util import Finalize
-
-    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="evalkit-parent-watch").start()
-    from .kernels import become_subreaper
-
-    become_subreaper()  # processes a notebook starts in a session of their own come back to this worker
-    log = os.open(str(Path(log_dir) / f"worker-{os.getpid()}.log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    os.close(log)
-
-    from .kernels import shared_zygote, stop_shared_zygote
-
-    if fork_kernels:
-        shared_zygote()  # started first: its imports and warm-up run while this worker does its own
-        Finalize(None, stop_shared_zygote, exitpriority=10)  # worker exit ends the zygote and its kernels
-    import papermill  # noqa: F401 - imported for its cost, once per worker
-
-    from .export import html_exporter
-
-    html_exporter()
-
-
 def _fresh_dir(folder: Path) -> Path:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True, exist_ok=True)
@@ -337,9 +307,10 @@ def _run_pool(jobs: list[Job], workers: int, settings: Any, log_dir: Path, on_do
 
     queue = deque(jobs)
     in_flight: dict[Future, Job] = {}
+    finished = False
     pool = ProcessPoolExecutor(
         max_workers=min(workers, len(jobs)), mp_context=multiprocessing.get_context("spawn"),
-        initializer=_warm_up, initargs=(str(log_dir), settings.fork_kernels, os.getpid()),
+        initializer=warm_up, initargs=(str(log_dir), settings.fork_kernels, os.getpid()),
     )
     try:
         while queue or in_flight:
@@ -361,12 +332,24 @@ def _run_pool(jobs: list[Job], workers: int, settings: Any, log_dir: Path, on_do
                                        seconds=0.0, retry=True, error=f"{type(exc).__name__}: {exc}")
                 del in_flight[future]
                 on_done(result)
+        finished = True
         return [], []
     except BaseException:
         _stop_workers(in_flight)
         raise
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        # Every card in: the workers (and their zygotes) exit while the index pages are written; _join_workers waits.
+        pool.shutdown(wait=not finished, cancel_futures=True)
+
+
+def _join_workers(seconds: float = 30) -> None:
+    """Wait for the worker processes left to exit on their own, then stop whatever their exit left behind."""
+    from .kernels import stop_strays
+
+    ends = time.monotonic() + seconds
+    for process in multiprocessing.active_children():
+        process.join(max(ends - time.monotonic(), 0.1))
+    stop_strays(keep={p.pid for p in multiprocessing.active_children()})
 
 
 def _run_settings(options: BatchOptions) -> RunSettings:
@@ -430,6 +413,8 @@ def _record(cache: Cache, job: Job, fingerprint: str, result: JobResult) -> None
 
 
 def _result(record: dict[str, Any]) -> ProgramResult:
+    from .rollup import ProgramResult  # with pandas: imported while the cards run (_import_page_builders), not at start-up
+
     return ProgramResult(program_id=record["id"], name=str(record.get("name") or record["id"]), status=str(record["status"]),
                          score=as_number(record.get("score")), policy=record.get("policy"),
                          total_cost=as_number(record.get("total_cost")), cost_unit=record.get("cost_unit"))
@@ -482,6 +467,8 @@ def write_indexes(plan: Plan, cache: Cache, out_dir: Path, years: set[int], root
             for table, rows in (entry.tables if entry.ok else {"programs": [failed_program_row(job.program_id)]}).items():
                 tables[table].extend(rows)
         records = [{**e, "status": e.get("status", "not_available")} for e in entries if e["ok"]]
+        from .rollup import roll_up
+
         rollups = roll_up(city_plan, [_result(e) for e in records])
         if city_plan is not None:
             tables["plan"] = plan_rows(rollups)
@@ -506,7 +493,7 @@ def write_indexes(plan: Plan, cache: Cache, out_dir: Path, years: set[int], root
 
 def _import_page_builders() -> None:
     with contextlib.suppress(Exception):  # an import error shows where the module is used, as before
-        from . import datapackage, index, opendata, workbook  # noqa: F401
+        from . import datapackage, index, opendata, rollup, workbook  # noqa: F401
 
 
 def _publish_prints(plan: Plan, cache: Cache, options: BatchOptions, city_plan: CityPlan | None, say: Callable[[str], Any]) -> PrintResult:
@@ -599,7 +586,13 @@ def _run_locked(
     summary.failures = [(job.key, cache.cards[job.key].error or "failed") for job in decision.still_failing]
     by_key = {job.key: job for job in decision.to_run}
 
+    importing: list[threading.Thread] = []
+
     def done(result: JobResult) -> None:
+        if not importing:  # the page builders' imports (pandas, seaborn: about 1 s) while the other cards run, once
+            # the workers' start-up, which every first card waits for, has had the machine to itself
+            importing.append(threading.Thread(target=_import_page_builders, name="evalkit-imports", daemon=True))
+            importing[0].start()
         _record(cache, by_key[result.key], fingerprints[result.key], result)
         for note in result.notes:
             say(f"{result.key}: {note}")
@@ -620,8 +613,6 @@ def _run_locked(
             say(f"kernels start as new interpreters (slower): cannot fork them here: {reason}")
     if on_start:
         on_start(len(decision.to_run))
-    if decision.to_run:  # the page builders' imports (about 0.6 s) happen while the cards run, not after them
-        threading.Thread(target=_import_page_builders, name="evalkit-imports", daemon=True).start()
     try:
         execute(decision.to_run, options, done, say)
         printed = _publish_prints(plan, cache, options, city_plan, say)
@@ -630,6 +621,9 @@ def _run_locked(
     summary.failed += len(printed.failures)
     summary.failures.extend(printed.failures)
     years = {job.fiscal_year for job in decision.to_run} | touched | printed.changed
-    write_indexes(plan, cache, options.out_dir, years, root=bool(moved), city_plan=city_plan)
+    try:
+        write_indexes(plan, cache, options.out_dir, years, root=bool(moved), city_plan=city_plan)
+    finally:
+        _join_workers()  # they were left to exit while the pages were written
     summary.seconds = time.perf_counter() - started
     return summary

@@ -141,14 +141,25 @@ def _deadline(seconds: float | None) -> Iterator[Callable[[Any], float] | None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+@lru_cache(maxsize=16)
+def _path_pattern(labels: tuple[tuple[str, str], ...]) -> tuple[re.Pattern[str] | None, dict[str, str]]:
+    """One pattern for all the folders, longest first (a folder inside another is tried after it), and their labels."""
+    names: dict[str, str] = {}
+    for folder, label in labels:
+        if folder and folder != "/":
+            names.setdefault(folder, label)
+    if not names:
+        return None, names
+    folders = "|".join(re.escape(folder) for folder in sorted(names, key=len, reverse=True))
+    return re.compile(r"(?<![A-Za-z0-9+/=._-])(" + folders + r")(?=[/\\\s\"'<>:;,)\]]|$)"), names
+
+
 def scrub_paths(text: str, labels: tuple[tuple[str, str], ...]) -> str:
     """Replace the machine's absolute folders by neutral labels, longest first, where they stand as paths:
-    not preceded by a character that could continue a word or a base64 image, and ending at a separator."""
-    for folder, label in sorted(labels, key=lambda item: -len(item[0])):
-        if folder and folder != "/":
-            pattern = re.compile(r"(?<![A-Za-z0-9+/=._-])" + re.escape(folder) + r"(?=[/\\\s\"'<>:;,)\]]|$)")
-            text = pattern.sub(label.replace("\\", "\\\\"), text)
-    return text
+    not preceded by a character that could continue a word or a base64 image, and ending at a separator.
+    One pass over the text (a page is a few hundred kilobytes, and there are about ten folders)."""
+    pattern, names = _path_pattern(tuple(labels))
+    return pattern.sub(lambda match: names[match.group(1)], text) if pattern else text
 
 
 def _error_text(exc: BaseException) -> str:

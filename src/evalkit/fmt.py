@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import math
-
-import pandas as pd
+import sys
 
 from .years import era_label
 
@@ -24,7 +23,8 @@ def as_number(value: object) -> float:
 def is_missing(value: object) -> bool:
     if value is None:
         return True
-    if value is pd.NA:
+    pandas = sys.modules.get("pandas")  # pandas' NA can only come from pandas: the batch need not import it to format
+    if pandas is not None and value is pandas.NA:
         return True
     try:
         return math.isnan(value)  # type: ignore[arg-type]

@@ -20,6 +20,7 @@ ended); kernels exit when the zygote does (ipykernel's parent poller).
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import json
 import os
@@ -154,6 +155,8 @@ def main(arguments: list[str]) -> None:
                     getattr(loaded, function)()
         except Exception:  # noqa: BLE001 - a kernel will show the same error in its cell
             traceback.print_exc()
+    gc.collect()
+    gc.freeze()  # what the zygote holds is never collected in a child: its collections leave those pages shared
     signal.signal(signal.SIGCHLD, _reap)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker decides; Ctrl-C must not kill live kernels' parent
     reply = os.fdopen(os.dup(1), "w", buffering=1)
@@ -173,6 +176,7 @@ def main(arguments: list[str]) -> None:
                 connection = fds[0]
                 os.set_inheritable(connection, False)  # only the child holds it: its end of file says it is gone
             zygote = os.getpid()
+            gc.freeze()
             pid = os.fork()
             if pid == 0:
                 if connection is not None:
@@ -184,10 +188,16 @@ def main(arguments: list[str]) -> None:
                 os.setpgid(pid, pid)  # also from the parent, so the group exists before the reply
             _children.add(pid)
             reply.write(json.dumps({"pid": pid}) + "\n")
+    except BaseException:  # noqa: BLE001 - said in the worker's log; the exit status tells the rest
+        traceback.print_exc()
+        code = 1
+    else:
+        code = 0
     finally:
         for pid in list(_children):
             with contextlib.suppress(OSError):
                 os.killpg(pid, signal.SIGTERM)
+    os._exit(code)  # nothing to flush or close: tearing down the preloaded libraries would only delay the worker
 
 
 if __name__ == "__main__":

@@ -1,0 +1,49 @@
+"""A batch worker process's start: what runs before its first card, kept light so that its zygote starts at once.
+
+:func:`warm_up` is the initializer of the batch's process pool.  A spawned
+worker imports only this module (and ``run_all.py``, whose imports wait for
+``__main__``) before it starts its zygote, which then imports pandas, seaborn
+and evalkit while the worker imports Papermill and nbconvert and compiles
+the exporter's templates, so that its first card waits as little as possible.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+__all__ = ["warm_up", "exit_with_parent"]
+
+
+def exit_with_parent(parent: int) -> None:
+    """A worker whose run_all died (SIGKILL, OOM) exits within a second, writing nothing more."""
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:
+            os._exit(70)
+
+
+def warm_up(log_dir: str, fork_kernels: bool, parent: int) -> None:
+    """Pay the heavy imports once per worker, not once per card; kernels' chatter goes to a log file."""
+    from multiprocessing.util import Finalize
+
+    threading.Thread(target=exit_with_parent, args=(parent,), daemon=True, name="evalkit-parent-watch").start()
+    from .kernels import become_subreaper, shared_zygote, stop_shared_zygote
+
+    become_subreaper()  # processes a notebook starts in a session of their own come back to this worker
+    log = os.open(str(Path(log_dir) / f"worker-{os.getpid()}.log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    if fork_kernels:
+        shared_zygote()  # started first: its imports and warm-up run while this worker does its own
+        Finalize(None, stop_shared_zygote, exitpriority=10)  # worker exit ends the zygote and its kernels
+    import nbformat
+    import papermill  # noqa: F401 - imported for its cost, once per worker
+
+    from . import engine, execute  # noqa: F401 - what each card runs: imported now, not during the first card
+    from .export import notebook_to_html
+
+    notebook_to_html(nbformat.v4.new_notebook(), title="")  # nbconvert compiles its templates on the first export
