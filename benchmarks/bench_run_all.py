@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_run_all.py                 # ≈ 15 min on 2 idle cores
     .venv/bin/python benchmarks/bench_run_all.py --large         # also 1,000 cards (≈ 20–30 min more)
-    .venv/bin/python benchmarks/bench_run_all.py --quick         # 1 round, no naive loop, no what-ifs, no scaling
+    .venv/bin/python benchmarks/bench_run_all.py --quick         # 1 round, no naive loop, no scaling
 
 What it measures, in one run on this machine (so the ratios compare like with like):
 
@@ -29,10 +29,6 @@ What it measures, in one run on this machine (so the ratios compare like with li
    workers, zygotes, kernels); ``breakdown.py`` splits the run exactly into per-run
    and per-card parts.  ``--cprofile`` adds a second traced run under cProfile and
    writes the top functions of workers and kernels to ``profile-*.txt``.
-   **What-if runs** (``--no-experiments`` to skip): the same traced run with each
-   proposed change to evalkit stood in for by the probe (``EVALKIT_BENCH_EXPERIMENTS``:
-   see ``probe/sitecustomize.py``), alone and all together, so that the ranked list
-   of changes in ``results.md`` quotes measured savings.
 3. **Scaling** at ``--scale`` cards (default 100; ``--large`` adds 1,000): cold
    s/card, peak memory (RSS of run_all and all its descendants, sampled every 0.1 s),
    a no-change (warm) run and a run after one program file changed.
@@ -303,13 +299,13 @@ def cold_rounds(project: Path, jobs: list[tuple[int, str]], counts: list[int], r
 
 # -- profile -----------------------------------------------------------------------------------------
 
-def traced(project: Path, command: list[str], name: str, cold: bool, experiments: str = "", cprofile: bool = False,
+def traced(project: Path, command: list[str], name: str, cold: bool, cprofile: bool = False,
            sample_memory: bool = False) -> dict:
     """Run ``command`` with every process traced (probe/sitecustomize.py); its breakdown, with the measurement and trace folder."""
     trace = project / f"trace-{name}"
     shutil.rmtree(trace, ignore_errors=True)
     trace.mkdir()
-    env = clean_env(PYTHONPATH=str(BENCH / "probe"), EVALKIT_BENCH_TRACE=str(trace), EVALKIT_BENCH_EXPERIMENTS=experiments,
+    env = clean_env(PYTHONPATH=str(BENCH / "probe"), EVALKIT_BENCH_TRACE=str(trace),
                     **({"EVALKIT_BENCH_CPROFILE": "1"} if cprofile else {}))
     out = command[command.index("--out") + 1]
     if cold:
@@ -323,43 +319,13 @@ def traced(project: Path, command: list[str], name: str, cold: bool, experiments
     return result
 
 
-def traced_run(project: Path, workers: int, name: str = "base", experiments: str = "", cprofile: bool = False) -> dict:
+def traced_run(project: Path, workers: int, name: str = "base", cprofile: bool = False) -> dict:
     """One cold run_all of ``project``, traced."""
-    return traced(project, run_all_command(f"out-{name}", workers), name, cold=True, experiments=experiments, cprofile=cprofile)
+    return traced(project, run_all_command(f"out-{name}", workers), name, cold=True, cprofile=cprofile)
 
 
 def part(prefix: str) -> str:
     return next(label for label, _ in breakdown.CARD_PARTS if label.startswith(prefix))
-
-
-#: what-if runs (probe/sitecustomize.py applies each change in the run): name, the change, what it targets
-EXPERIMENTS = [
-    ("ready", "wait_for_ready without jupyter_client's final 0.2 s wait for IOPub silence",
-     "kernel start -> ready", lambda r: breakdown.row(r, part("kernel start"))),
-    ("shutdown", "kernel exit polled every 5 ms instead of 100 ms",
-     "kernel shutdown", lambda r: breakdown.row(r, part("kernel shutdown"))),
-    ("preload", "zygote also imports what each kernel imports (debugger, …) and compiles the card templates, draws one chart",
-     "kernel start -> ready + kernel's cell execution",
-     lambda r: breakdown.row(r, part("kernel start")) + breakdown.row(r, part("cells: kernel"))),
-    ("zygote-first", "a worker starts its zygote before its own imports",
-     "first card's wait for the zygote", lambda r: breakdown.row(r, part("zygote fork"))),
-    ("index-early", "run_all imports the index-page modules in a thread while the cards run",
-     "index pages after the pool", lambda r: breakdown.segment(r, "index pages (incl. importing matplotlib/seaborn)")),
-]
-
-
-def experiments(project: Path, workers: int, baseline: dict, say=print) -> list[dict]:
-    """Each what-if change alone, then all together; a second baseline run at the end shows the drift."""
-    runs = []
-    for name, *_ in EXPERIMENTS:
-        runs.append({"name": name, "result": traced_run(project, workers, name, experiments=name)})
-        say(f"  experiment {name}: {runs[-1]['result']['measurement'].seconds:.1f} s")
-    everything = ",".join(name for name, *_ in EXPERIMENTS)
-    runs.append({"name": "all", "result": traced_run(project, workers, "all", experiments=everything)})
-    say(f"  all experiments: {runs[-1]['result']['measurement'].seconds:.1f} s")
-    runs.append({"name": "baseline again", "result": traced_run(project, workers, "base2")})
-    say(f"  baseline again: {runs[-1]['result']['measurement'].seconds:.1f} s")
-    return runs
 
 
 def cprofile_report(trace: Path, role: str, top: int = 40) -> str:
@@ -404,7 +370,7 @@ def _median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def report(cold: Cold | None, profile: dict | None, whatif: list[dict], scale: list[dict], args: argparse.Namespace,
+def report(cold: Cold | None, profile: dict | None, scale: list[dict], args: argparse.Namespace,
            started: float) -> str:
     cpus = os.cpu_count() or 1
     load = os.getloadavg()
@@ -484,48 +450,6 @@ def report(cold: Cold | None, profile: dict | None, whatif: list[dict], scale: l
                   "Tracing adds a few µs per wrapped call; the traced run's wall is comparable to the untraced ones above.", ""]
         lines += breakdown.tables(profile, floor_per_card, floor_steps)
         lines.append("")
-    if profile and whatif:
-        n, nw = profile["n"], profile["nw"]
-        again = next(r["result"] for r in whatif if r["name"] == "baseline again")
-        lines += [
-            "## What-if runs: proposed changes applied by the benchmark's probe (traced, cold, "
-            f"{n} cards)",
-            "",
-            "Each change is stood in for by `probe/sitecustomize.py` (`EVALKIT_BENCH_EXPERIMENTS`), so its saving is measured, "
-            "not estimated.  *Targeted* is that change's rows of the breakdown in s/card/worker (baseline = mean of the "
-            "traced run above and a second baseline run after the experiments); the wall-time column is one run each and noisier.",
-            "",
-            "| change | what it stands in for | targeted rows | baseline | with the change | saving s/card/worker | "
-            "run_all s/card/worker (wall) | do_execute CPU s (steady) |",
-            "|---|---|---|---:|---:|---:|---:|---:|",
-        ]
-        specs = {name: (what, target, measure_) for name, what, target, measure_ in EXPERIMENTS}
-        base_total = statistics.fmean([profile["wall"] * nw / n, again["wall"] * nw / n])
-        base_cpu = statistics.fmean([breakdown.steady(profile, "do_execute_cpu", kernel=True),
-                                     breakdown.steady(again, "do_execute_cpu", kernel=True)])
-        lines.append(f"| (baseline) | | | | | | {base_total:.3f} | {base_cpu:.3f} |")
-        for run in whatif:
-            r = run["result"]
-            total = r["wall"] * nw / n
-            cpu = breakdown.steady(r, "do_execute_cpu", kernel=True)
-            if run["name"] in specs:
-                what, target, measure_ = specs[run["name"]]
-                before = statistics.fmean([measure_(profile), measure_(again)])
-                after = measure_(r)
-                lines.append(f"| {run['name']} | {what} | {target} | {before:.3f} | {after:.3f} | **{before - after:.3f}** | "
-                             f"{total:.3f} | {cpu:.3f} |")
-            elif run["name"] == "all":
-                lines.append(f"| all of them | | whole run | {base_total:.3f} | {total:.3f} | **{base_total - total:.3f}** | "
-                             f"{total:.3f} | {cpu:.3f} |")
-            else:
-                lines.append(f"| {run['name']} | | | | | | {total:.3f} | {cpu:.3f} |")
-        if cold:
-            largest = max(cold.counts)
-            floor_per_card = _median([statistics.fmean(r[:largest]) for r in cold.floor.get("inproc", [])])
-            everything = next(r["result"] for r in whatif if r["name"] == "all")
-            lines += ["", f"With all of them: run_all {everything['wall'] * nw / n:.3f} s/card/worker = "
-                      f"{everything['wall'] * nw / n / floor_per_card:.2f}× the floor (baseline {base_total / floor_per_card:.2f}×)."]
-        lines.append("")
     if scale:
         lines += ["## Scaling (traced runs: a few µs per wrapped call)", "",
                   "| cards | cold wall (s) | s/card | s/card/worker | steady card (s) | peak RSS, run_all + children (MiB) | "
@@ -581,7 +505,6 @@ def main() -> None:
     parser.add_argument("--skip-naive", action="store_true", help="leave out the naive CLI loop (the slowest part)")
     parser.add_argument("--no-profile", action="store_true", help="leave out the traced run")
     parser.add_argument("--cprofile", action="store_true", help="also a cProfile'd traced run: benchmarks/profile-{worker,kernel}.txt")
-    parser.add_argument("--no-experiments", action="store_true", help="leave out the what-if runs of proposed changes")
     parser.add_argument("--scale", default="100", help="card counts of the scaling runs, comma-separated, or 'none' (default 100)")
     parser.add_argument("--large", action="store_true", help="add 1,000 cards to --scale (long)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 round, no naive loop, no scaling")
@@ -591,7 +514,7 @@ def main() -> None:
     if args.programs:
         args.cards = str(args.programs)
     if args.quick:
-        args.rounds, args.skip_naive, args.scale, args.no_experiments = 1, True, "none", True
+        args.rounds, args.skip_naive, args.scale = 1, True, "none"
     counts = [] if args.cards == "none" else sorted({int(x) for x in args.cards.split(",") if x.strip()})
     scales = [] if args.scale == "none" else sorted({int(x) for x in args.scale.split(",") if x.strip()})
     if args.large and 1000 not in scales:
@@ -604,7 +527,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="evalkit-bench-") as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        cold, profile, whatif = None, None, []
+        cold, profile = None, None
         if counts:
             project = folder / "cold"
             shutil.rmtree(project, ignore_errors=True)
@@ -619,9 +542,6 @@ def main() -> None:
         if counts and not args.no_profile:
             say("traced run")
             profile = traced_run(biggest, args.workers)
-            if not args.no_experiments:
-                say("what-if runs")
-                whatif = experiments(biggest, args.workers, profile, say)
             if args.cprofile:
                 say("cProfile'd traced run")
                 trace = traced_run(biggest, args.workers, "cprofile", cprofile=True)["trace"]
@@ -631,7 +551,7 @@ def main() -> None:
         for n in scales:
             say(f"scaling: {n} cards")
             scale.append(scaling(folder, n, args.workers, say))
-        text = report(cold, profile, whatif, scale, args, started)
+        text = report(cold, profile, scale, args, started)
     print(text)
     write_results(args.results, text)
 

@@ -60,7 +60,8 @@ CARD_PARTS = [
                                                        "papermill.parameterize_notebook", "papermill.prepare_notebook_metadata",
                                                        "papermill.remove_error_markers"]),
     ("kernel manager set-up (kernelspec, ports, connection file)", ["nbclient.create_kernel_manager", "km.pre_start_kernel", "km.post_start_kernel"]),
-    ("zygote fork (request -> pid)", ["kernels.Zygote.fork"]),
+    ("zygote fork (request -> pid)", ["kernels.Zygote.fork", "kernels.Zygote.fork_cells"]),
+    ("cells in a forked child without a kernel (default: shell start, cells, answers)", ["@engine-minus-fork"]),
     ("kernel start -> ready (wait_for_ready)", ["nbclient.start_new_kernel_client"]),
     ("cells: kernel's own execution (Σ do_execute)", ["@kernel.do_execute"]),
     ("cells: messaging, nbclient/papermill per-cell work", ["@cells-minus-kernel"]),
@@ -155,12 +156,14 @@ def analyse(events: list[Event], start: float, end: float) -> dict:
                         seconds += kernel.get("do_execute", 0.0)
                     elif name == "@cells-minus-kernel":
                         seconds += total.get("nbclient.execute_cells", 0.0) - kernel.get("do_execute", 0.0)
+                    elif name == "@engine-minus-fork":
+                        seconds += total.get("engine.execute_cells", 0.0) - total.get("kernels.Zygote.fork_cells", 0.0)
                     elif name == "@scrub-html":
                         seconds += scrub_html
                     else:
                         seconds += total.get(name, 0.0)
                 parts[label] = seconds
-            parts["other (run_sync event loops, papermill/nbclient glue)"] = job.seconds - sum(parts.values())
+            parts["other (papermill/nbclient glue)"] = job.seconds - sum(parts.values())
             parts["= run_job"] = job.seconds
             extra = {
                 "kc.wait_for_ready": total.get("kc.wait_for_ready", 0.0),
@@ -201,7 +204,7 @@ def analyse(events: list[Event], start: float, end: float) -> dict:
     per_worker = []
     for w in workers:
         jobs = [e for e in by_pid[w] if e.name == "execute.run_job"]
-        warm = first(w, "batch._warm_up")
+        warm = first(w, "worker.warm_up")
         cli = first(w, "import evalkit.cli") or first(w, "import __mp_main__")
         per_worker.append({
             "spawn": warm.t0 - pool.t0,

@@ -16,21 +16,8 @@ only a few µs are added per wrapped call.  The roles:
 - ``main``: run_all (planning, the pool, recording results, indexes);
 - ``worker``: a spawned pool worker (warm-up, then ``run_job`` per card: papermill, nbclient, jupyter_client, export);
 - ``zygote``: ``python -m evalkit.zygote`` (its preload imports, each fork);
-- ``kernel``: a kernel forked from the zygote (ipykernel start, each cell, shutdown).
-
-``EVALKIT_BENCH_EXPERIMENTS=a,b,...`` applies what-if changes to the run, to
-measure what a proposed change to evalkit would save (the changes themselves
-belong in src/; these are stand-ins, active only in a benchmark run):
-
-- ``ready``: the kernel client's ``wait_for_ready`` returns once the kernel
-  answered ``kernel_info`` and IOPub is connected, draining IOPub without
-  waiting (jupyter_client waits for 0.2 s of IOPub silence first);
-- ``shutdown``: the kernel manager polls for the kernel's exit every 5 ms
-  instead of every 100 ms;
-- ``preload``: the zygote also imports ``evalkit_bench_warm`` (what each kernel
-  imports and compiles anyway: the debugger, the card templates, fonts);
-- ``zygote-first``: a worker starts its zygote first thing, before its own imports;
-- ``index-early``: run_all imports the index-page modules in a thread while the workers run.
+- ``kernel``: a process forked from the zygote: a card's cells without a kernel (by default; the worker's
+  ``engine.execute_cells`` covers it), or with ``--kernels`` an ipykernel (its start, each cell, its shutdown).
 
 ``EVALKIT_BENCH_CPROFILE=1`` also profiles ``run_job`` in workers and cell
 execution in kernels with cProfile (``<folder>/<role>-<pid>.prof``, rewritten
@@ -45,7 +32,6 @@ _FOLDER = os.environ.get("EVALKIT_BENCH_TRACE")
 
 if _FOLDER:  # everything below runs only in a traced benchmark run
     import atexit
-    import contextlib
     import functools
     import importlib.abc
     import importlib.util
@@ -59,7 +45,6 @@ if _FOLDER:  # everything below runs only in a traced benchmark run
     _state = {"pid": None, "fd": None, "role": None}
     _lock = threading.Lock()
     _profile = os.environ.get("EVALKIT_BENCH_CPROFILE") == "1"
-    _experiments = set(filter(None, os.environ.get("EVALKIT_BENCH_EXPERIMENTS", "").split(",")))
 
     def now() -> float:
         return time.clock_gettime(_CLOCK)
@@ -163,34 +148,8 @@ if _FOLDER:  # everything below runs only in a traced benchmark run
 
     # -- what is wrapped, module by module (applied right after the module is imported) ----------
     def _batch(module):
-        if "zygote-first" in _experiments and hasattr(module, "_warm_up"):
-            warm_up = module._warm_up
-
-            @functools.wraps(warm_up)
-            def zygote_first(log_dir, fork_kernels, *args, **kwargs):
-                if fork_kernels:
-                    from evalkit.kernels import shared_zygote
-
-                    shared_zygote()
-                return warm_up(log_dir, fork_kernels, *args, **kwargs)
-
-            module._warm_up = zygote_first
-        if "index-early" in _experiments and hasattr(module, "_run_pool"):
-            run_pool = module._run_pool
-
-            def import_index_modules():
-                for name in ("evalkit.index", "evalkit.datapackage", "evalkit.opendata", "evalkit.workbook", "frictionless"):
-                    with contextlib.suppress(Exception):
-                        importlib.import_module(name)
-
-            @functools.wraps(run_pool)
-            def run_pool_importing(*args, **kwargs):
-                threading.Thread(target=import_index_modules, daemon=True).start()
-                return run_pool(*args, **kwargs)
-
-            module._run_pool = run_pool_importing
         for name in ("run_batch", "_remove_leftovers", "plan_batch", "withdraw_stale", "card_fingerprints", "decide", "execute",
-                     "_run_pool", "write_indexes", "_record", "_fresh_dir", "read_plan", "_warm_up", "_stop_workers", "_publish_prints"):
+                     "_run_pool", "write_indexes", "_record", "_fresh_dir", "read_plan", "_stop_workers", "_publish_prints", "_join_workers"):
             _patch(module, name, f"batch.{name}")
 
     def _cache(module):
@@ -210,16 +169,21 @@ if _FOLDER:  # everything below runs only in a traced benchmark run
             module.run_job = _profiled(module.run_job, "worker")
 
     def _kernels(module):
-        if "preload" in _experiments:
-            module.Zygote.__init__.__defaults__ = (tuple(module.PRELOAD) + ("evalkit_bench_warm",),)
         for name in ("fork_unsupported_reason", "become_subreaper", "stop_strays", "kept_children", "shared_zygote"):
             _patch(module, name, f"kernels.{name}")
         _patch(module.Zygote, "fork", "kernels.Zygote.fork")
+        _patch(module.Zygote, "fork_cells", "kernels.Zygote.fork_cells")
         _patch(module.Zygote, "__init__", "kernels.Zygote.start")
         _patch(module.ForkingProvisioner, "launch_kernel", "provisioner.launch_kernel")
         _patch(module.ForkingProvisioner, "wait", "provisioner.wait")
         _patch(module.ForkingProvisioner, "send_signal", "provisioner.send_signal")
         _patch(module.ForkingKernelSpecManager, "get_kernel_spec", "kernelspec.get_kernel_spec")
+
+    def _worker(module):
+        _patch(module, "warm_up", "worker.warm_up")
+
+    def _engine(module):
+        _patch(module.CellsEngine, "execute_managed_notebook", "engine.execute_cells")
 
     def _export(module):
         _patch(module, "notebook_to_html", "export.notebook_to_html")
@@ -258,13 +222,6 @@ if _FOLDER:  # everything below runs only in a traced benchmark run
             _patch(cls, name, f"nbclient.{name}")
 
     def _jc_manager(module):
-        if "shutdown" in _experiments:
-            wait = module.KernelManager._async_wait
-
-            async def quick_wait(self, pollinterval=0.1):
-                return await wait(self, pollinterval=min(pollinterval, 0.005))
-
-            module.KernelManager._async_wait = quick_wait
         for name in ("_async_pre_start_kernel", "_async_launch_kernel", "_async_post_start_kernel", "_async_interrupt_kernel",
                      "_async_request_shutdown", "_async_finish_shutdown", "_async_cleanup_resources", "client"):
             _patch(module.KernelManager, name, f"km.{name.replace('_async_', '')}")
@@ -275,38 +232,6 @@ if _FOLDER:  # everything below runs only in a traced benchmark run
         _patch(module.ConnectionFileMixin, "write_connection_file", "km.write_connection_file")
 
     def _jc_async_client(module):
-        if "ready" in _experiments:
-            from queue import Empty
-
-            async def wait_for_ready(self, timeout=None):
-                """jupyter_client's wait_for_ready without its final 0.2 s wait for IOPub silence."""
-                deadline = time.time() + (float("inf") if timeout is None else timeout)
-                while True:
-                    self.kernel_info()
-                    try:
-                        msg = await self.shell_channel.get_msg(timeout=1)
-                    except Empty:
-                        pass
-                    else:
-                        if msg["msg_type"] == "kernel_info_reply":
-                            try:
-                                await self.iopub_channel.get_msg(timeout=0.2)
-                            except Empty:
-                                pass
-                            else:
-                                self._handle_kernel_info_reply(msg)
-                                break
-                    if not await self._async_is_alive():
-                        raise RuntimeError("Kernel died before replying to kernel_info")
-                    if time.time() > deadline:
-                        raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
-                while True:  # drain what IOPub already has, without waiting
-                    try:
-                        await self.iopub_channel.get_msg(timeout=0)
-                    except Empty:
-                        break
-
-            module.AsyncKernelClient.wait_for_ready = wait_for_ready
         for name in ("start_channels", "stop_channels", "wait_for_ready"):
             _patch(module.AsyncKernelClient, name, f"kc.{name}")
 
@@ -349,7 +274,8 @@ if _FOLDER:  # everything below runs only in a traced benchmark run
         _patch(module.ResourceTracker, "ensure_running", "pool.resource_tracker")
 
     PATCHES = {
-        "evalkit.batch": _batch, "evalkit.cache": _cache, "evalkit.execute": _execute, "evalkit.kernels": _kernels,
+        "evalkit.batch": _batch, "evalkit.worker": _worker, "evalkit.engine": _engine,
+        "evalkit.cache": _cache, "evalkit.execute": _execute, "evalkit.kernels": _kernels,
         "evalkit.export": _export, "evalkit.scraps": _scraps, "evalkit.index": _index,
         "evalkit.datapackage": _index_extras, "evalkit.workbook": _index_extras, "evalkit.opendata": _index_extras,
         "papermill": _papermill, "papermill.execute": _papermill_execute, "papermill.engines": _papermill_engines,
