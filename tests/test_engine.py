@@ -179,6 +179,7 @@ def test_the_outputs_equal_a_fresh_kernels(zygote, tmp_path):
         return re.sub(r"ipykernel_\d+", "ipykernel_PID", text)  # the warning names the process's own folder
 
     assert outputs(ours) == outputs(kernel)
+    assert ours.metadata.language_info == kernel.metadata.language_info  # what nbconvert highlights the code with
     assert "ZeroDivisionError" in outputs(ours) and "careful" in outputs(ours)
     assert outputs(ours).count("three") == 3  # showing a display_id again shows the new data wherever it was shown
 
