@@ -284,3 +284,21 @@ sheets:
     assert (project / "outputs/2023/overflow.html").exists() and (project / "outputs/2023/index.html").exists()
     again = run_cli(project, "--quiet", "--program", "overflow")
     assert again.stdout.startswith("0 rendered, 1 skipped")  # the cache was saved
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(("text", "labels", "expected"), [
+    # the longest folder first; a folder inside another only where the longer one does not stand
+    ("at /home/u/proj/data/x.yaml and /home/u/other", (("/home/u", "~"), ("/home/u/proj", "<project>")),
+     "at <project>/data/x.yaml and ~/other"),
+    # only where it stands as a path: not inside a longer name, not inside base64, and ending at a separator
+    ("/home/user /home/u\naa/home/u/b '/home/u'", (("/home/u", "~"),), "/home/user ~\naa/home/u/b '~'"),
+    # labels are literal text (no regex group references), the first of two labels for one folder wins
+    ("C /opt/x/y", (("/opt/x", r"\1 \g<0> C:\evalkit"), ("/opt/x", "other")), r"C \1 \g<0> C:\evalkit/y"),
+    # folders with regex characters; the empty folder and / are never replaced
+    ("/a+b/c (/a+b)", (("/a+b", "A"), ("", "E"), ("/", "R")), "A/c (A)"),
+])
+def test_machine_folders_are_scrubbed_from_published_text(text, labels, expected):
+    from evalkit.execute import scrub_paths
+
+    assert scrub_paths(text, labels) == expected

@@ -395,3 +395,23 @@ def test_a_bad_plan_a_non_leaf_policy_or_a_link_down_a_level_fails_only_the_prog
                                 "last level (施策), got '3', a 基本目標")
     assert failed[1].startswith("FAILED 2024/sample-kenshin: data/programs/sample-kenshin.yaml: logic.links[0]: a link must go up a level")
     assert result.stdout.startswith("1 rendered, 0 skipped (unchanged), 2 failed")  # the plan changed back: keiro re-rendered
+
+
+def test_a_batch_run_in_process_leaves_the_callers_own_processes_alone(tmp_path):
+    """run_batch as a library: the processes its caller started are neither waited for nor stopped as strays."""
+    import subprocess
+    import sys
+
+    from evalkit.batch import BatchOptions, run_batch
+
+    project = copy_project(tmp_path / "project")
+    mine = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        options = BatchOptions(data_dir=project / "data", params_dir=project / "params", out_dir=project / "outputs",
+                               notebooks_dir=project / "notebooks", programs=["chiiki-kyosei"], workers=1)
+        summary = run_batch(options)
+        assert (summary.rendered, summary.failed) == (1, 0)
+        assert mine.poll() is None  # still running: not the batch's to stop
+    finally:
+        mine.kill()
+        mine.wait()

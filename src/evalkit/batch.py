@@ -301,13 +301,18 @@ def _stop_workers(in_flight: dict[Future, Job]) -> None:
             process.kill()
 
 
-def _run_pool(jobs: list[Job], workers: int, settings: Any, log_dir: Path, on_done: Callable[[JobResult], None]) -> tuple[list[Job], list[Job]]:
-    """Run ``jobs`` with at most ``workers`` in flight; when a worker dies, return (the cards then in flight, those not started)."""
+def _run_pool(jobs: list[Job], workers: int, settings: Any, log_dir: Path,
+              on_done: Callable[[JobResult], None]) -> tuple[list[Job], list[Job], list[multiprocessing.Process]]:
+    """Run ``jobs`` with at most ``workers`` in flight; when a worker dies, return (the cards then in flight, those not
+    started).  The third item: when every card is in, the pool's workers, left to exit (with their zygotes) while the
+    batch writes its pages."""
     from .execute import run_job
 
     queue = deque(jobs)
     in_flight: dict[Future, Job] = {}
     finished = False
+    exiting: list[multiprocessing.Process] = []  # filled in by the finally clause below, before the caller sees it
+    before = set(multiprocessing.active_children())
     pool = ProcessPoolExecutor(
         max_workers=min(workers, len(jobs)), mp_context=multiprocessing.get_context("spawn"),
         initializer=warm_up, initargs=(str(log_dir), settings.fork_kernels, os.getpid()),
@@ -319,13 +324,13 @@ def _run_pool(jobs: list[Job], workers: int, settings: Any, log_dir: Path, on_do
                 try:
                     in_flight[pool.submit(run_job, job, settings)] = job
                 except BrokenProcessPool:
-                    return [job, *in_flight.values()], list(queue)
+                    return [job, *in_flight.values()], list(queue), []
             done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             for future in done:
                 try:
                     result = future.result()
                 except BrokenProcessPool:
-                    return list(in_flight.values()), list(queue)
+                    return list(in_flight.values()), list(queue), []
                 except Exception as exc:  # noqa: BLE001 - e.g. a result that could not be sent back: this card only
                     job = in_flight[future]
                     result = JobResult(key=job.key, program_id=job.program_id, fiscal_year=job.fiscal_year, ok=False,
@@ -333,23 +338,28 @@ def _run_pool(jobs: list[Job], workers: int, settings: Any, log_dir: Path, on_do
                 del in_flight[future]
                 on_done(result)
         finished = True
-        return [], []
+        return [], [], exiting
     except BaseException:
         _stop_workers(in_flight)
         raise
     finally:
-        # Every card in: the workers (and their zygotes) exit while the index pages are written; _join_workers waits.
         pool.shutdown(wait=not finished, cancel_futures=True)
+        if finished:
+            exiting.extend(p for p in multiprocessing.active_children() if p not in before)
 
 
-def _join_workers(seconds: float = 30) -> None:
-    """Wait for the worker processes left to exit on their own, then stop whatever their exit left behind."""
+def _join_workers(exiting: list[multiprocessing.Process], keep: set[int], seconds: float = 30) -> None:
+    """Wait for the workers left to exit, then stop what they left behind (never the caller's own children, ``keep``)."""
     from .kernels import stop_strays
 
     ends = time.monotonic() + seconds
-    for process in multiprocessing.active_children():
+    for process in exiting:
         process.join(max(ends - time.monotonic(), 0.1))
-    stop_strays(keep={p.pid for p in multiprocessing.active_children()})
+    stop_strays(keep=keep | {p.pid for p in multiprocessing.active_children()})
+
+
+def _nothing_to_join() -> None:
+    """What :func:`execute` returns when no worker is left exiting."""
 
 
 def _run_settings(options: BatchOptions) -> RunSettings:
@@ -360,15 +370,16 @@ def _run_settings(options: BatchOptions) -> RunSettings:
 
 def execute(
     jobs: list[Job], options: BatchOptions, on_done: Callable[[JobResult], None], say: Callable[[str], Any] = lambda line: None
-) -> None:
+) -> Callable[[], None]:
     """Run ``jobs`` in worker processes (at most ``options.workers`` at once), calling ``on_done`` as each ends.
 
     A worker that dies costs only the card it was running: the cards then in
     flight are run again one by one, and the one that kills its worker again fails.
     With ``options.scheduler`` the cards run on that Dask cluster instead (:mod:`evalkit.cluster`).
+    Returns what to call once the run's pages are written: it waits for the workers left to exit meanwhile.
     """
     if not jobs:
-        return
+        return _nothing_to_join
     settings = _run_settings(options)
     if options.scheduler:
         from .cluster import ClusterUnavailable, run_on_cluster
@@ -377,23 +388,30 @@ def execute(
             run_on_cluster(jobs, settings, options.scheduler, on_done, say)
         except ClusterUnavailable as exc:
             raise ConfigError(f"--scheduler: {exc}") from None
-        return
-    from .kernels import become_subreaper, stop_strays
+        return _nothing_to_join
+    from .kernels import become_subreaper, children_of, stop_strays
 
     log_dir = _fresh_dir(options.log_dir)  # only the last run's logs are kept
+    keep = set(children_of(os.getpid()))  # the caller's own processes: never what a card left running
     become_subreaper()  # what a dead worker's cards left running comes back here, to be stopped below
     remaining = list(jobs)
+    exiting: list[multiprocessing.Process] = []
     try:
         while remaining:
-            lost, remaining = _run_pool(remaining, options.workers, settings, log_dir, on_done)
+            lost, remaining, left = _run_pool(remaining, options.workers, settings, log_dir, on_done)
+            exiting += left
             for job in lost:
                 if len(lost) > 1:
-                    again, _ = _run_pool([job], 1, settings, log_dir, on_done)  # alone: was it this card?
+                    again, _, left = _run_pool([job], 1, settings, log_dir, on_done)  # alone: was it this card?
+                    exiting += left
                     if not again:
                         continue
                 on_done(_worker_died(job))
-    finally:
-        stop_strays(keep={p.pid for p in multiprocessing.active_children()})
+    except BaseException:
+        _join_workers(exiting, keep)
+        raise
+    stop_strays(keep=keep | {p.pid for p in multiprocessing.active_children()})
+    return lambda: _join_workers(exiting, keep)
 
 
 def _record(cache: Cache, job: Job, fingerprint: str, result: JobResult) -> None:
@@ -613,17 +631,18 @@ def _run_locked(
             say(f"kernels start as new interpreters (slower): cannot fork them here: {reason}")
     if on_start:
         on_start(len(decision.to_run))
+    join_workers = _nothing_to_join
     try:
-        execute(decision.to_run, options, done, say)
-        printed = _publish_prints(plan, cache, options, city_plan, say)
-    finally:
-        cache.save(options.cache_file)
-    summary.failed += len(printed.failures)
-    summary.failures.extend(printed.failures)
-    years = {job.fiscal_year for job in decision.to_run} | touched | printed.changed
-    try:
+        try:
+            join_workers = execute(decision.to_run, options, done, say)
+            printed = _publish_prints(plan, cache, options, city_plan, say)
+        finally:
+            cache.save(options.cache_file)
+        summary.failed += len(printed.failures)
+        summary.failures.extend(printed.failures)
+        years = {job.fiscal_year for job in decision.to_run} | touched | printed.changed
         write_indexes(plan, cache, options.out_dir, years, root=bool(moved), city_plan=city_plan)
     finally:
-        _join_workers()  # they were left to exit while the pages were written
+        join_workers()  # the workers were left to exit while the prints and pages were made
     summary.seconds = time.perf_counter() - started
     return summary

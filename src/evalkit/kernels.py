@@ -49,7 +49,8 @@ from traitlets import DottedObjectName, default
 
 __all__ = [
     "PRELOAD", "PROVISIONER_NAME", "DISABLE_ENV", "ForkingKernelClient", "ForkingKernelManager", "ForkingKernelSpecManager", "ForkingProvisioner",
-    "Zygote", "ZygoteError", "become_subreaper", "launcher_args", "process_alive", "fork_unsupported_reason", "kept_children", "stop_strays",
+    "Zygote", "ZygoteError", "become_subreaper", "children_of", "launcher_args", "process_alive", "fork_unsupported_reason",
+    "kept_children", "stop_strays",
     "shared_zygote", "stop_shared_zygote",
 ]
 
@@ -122,6 +123,7 @@ class Zygote:
                 # request, or it waits for a socket that never comes. A zygote out of step is ended; the next card starts
                 # a new one.
                 self.process.kill()
+                self.close()
                 if isinstance(exc, OSError):
                     raise ZygoteError(f"the kernel zygote is gone ({exc})") from None
                 raise
@@ -155,13 +157,16 @@ class Zygote:
     def close(self) -> None:
         """Closing its stdin ends the zygote, which terminates the kernels it forked."""
         if self.process.stdin:
-            self.process.stdin.close()
+            with contextlib.suppress(OSError):  # it may be gone already, with a request unsent
+                self.process.stdin.close()
         self._channel.close()
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        if self.process.stdout:
+            self.process.stdout.close()
 
 
 _zygote: Zygote | None = None
@@ -211,7 +216,8 @@ def become_subreaper() -> bool:
         return False
 
 
-def _children_of(pid: int) -> list[int]:
+def children_of(pid: int) -> list[int]:
+    """The pids of a process's children (from /proc)."""
     found = []
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
@@ -226,7 +232,7 @@ def _children_of(pid: int) -> list[int]:
 def stop_strays(keep: set[int]) -> list[str]:
     """Kill this process's children other than ``keep`` (processes a finished card left running); their command lines."""
     stopped = []
-    for pid in _children_of(os.getpid()):
+    for pid in children_of(os.getpid()):
         if pid in keep:
             continue
         try:

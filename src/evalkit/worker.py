@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import traceback
 from pathlib import Path
 
 __all__ = ["warm_up", "exit_with_parent"]
@@ -40,10 +41,13 @@ def warm_up(log_dir: str, fork_kernels: bool, parent: int) -> None:
     if fork_kernels:
         shared_zygote()  # started first: its imports and warm-up run while this worker does its own
         Finalize(None, stop_shared_zygote, exitpriority=10)  # worker exit ends the zygote and its kernels
-    import nbformat
-    import papermill  # noqa: F401 - imported for its cost, once per worker
+    try:  # only to be ready sooner: what fails here fails again, and is reported, in the first card
+        import nbformat
+        import papermill  # noqa: F401 - imported for its cost, once per worker
 
-    from . import engine, execute  # noqa: F401 - what each card runs: imported now, not during the first card
-    from .export import notebook_to_html
+        from . import engine, execute  # noqa: F401 - what each card runs: imported now, not during the first card
+        from .export import notebook_to_html
 
-    notebook_to_html(nbformat.v4.new_notebook(), title="")  # nbconvert compiles its templates on the first export
+        notebook_to_html(nbformat.v4.new_notebook(), title="")  # nbconvert compiles its templates on the first export
+    except Exception:  # noqa: BLE001 - a broken pool would report every card as a dead worker instead
+        traceback.print_exc()  # into the worker's log
