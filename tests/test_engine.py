@@ -16,7 +16,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from evalkit.engine import ENGINE_NAME
-from evalkit.kernels import launcher_args, process_alive, shared_zygote, stop_shared_zygote
+from evalkit.kernels import CELLS_PRELOAD, launcher_args, process_alive, shared_zygote, stop_shared_zygote
 from evalkit.shell import Outputs
 
 
@@ -107,7 +107,7 @@ def test_display_data_must_be_a_dict():
 
 @pytest.fixture(scope="module")
 def zygote():
-    yield shared_zygote()
+    yield shared_zygote(CELLS_PRELOAD)  # as a batch worker starts it: the shell made in the zygote
     stop_shared_zygote()
 
 

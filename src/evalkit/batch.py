@@ -315,7 +315,7 @@ def _run_pool(jobs: list[Job], workers: int, settings: Any, log_dir: Path,
     before = set(multiprocessing.active_children())
     pool = ProcessPoolExecutor(
         max_workers=min(workers, len(jobs)), mp_context=multiprocessing.get_context("spawn"),
-        initializer=warm_up, initargs=(str(log_dir), settings.fork_kernels, os.getpid()),
+        initializer=warm_up, initargs=(str(log_dir), settings.fork_kernels, settings.kernels, os.getpid()),
     )
     try:
         while queue or in_flight:

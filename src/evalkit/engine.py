@@ -43,7 +43,16 @@ import nbformat
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.engines import Engine, NBClientEngine, papermill_engines
 
-from .kernels import CELLS_ENGINE_NAME, ForkingKernelManager, ForkingKernelSpecManager, ZygoteError, launcher_args, process_alive, shared_zygote
+from .kernels import (
+    CELLS_ENGINE_NAME,
+    CELLS_PRELOAD,
+    ForkingKernelManager,
+    ForkingKernelSpecManager,
+    ZygoteError,
+    launcher_args,
+    process_alive,
+    shared_zygote,
+)
 
 __all__ = ["ENGINE_NAME", "CellsEngine", "runs_in_this_interpreter"]
 
@@ -181,7 +190,7 @@ class CellsEngine(Engine):
 
         cells = [[index, cell.source, cell.get("id"), stops(cell)] for index, cell in enumerate(nb.cells) if _runnable(cell)]
         env = {**os.environ, **dict(_kernel_spec(kernel_name)[1])}
-        pid, connection = shared_zygote().fork_cells(os.getcwd(), env)  # papermill has entered the notebook's cwd
+        pid, connection = shared_zygote(CELLS_PRELOAD).fork_cells(os.getcwd(), env)  # papermill has entered the notebook's cwd
         answers = _Answers(connection, pid)
         finished = False
         try:

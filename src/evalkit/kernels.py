@@ -48,7 +48,8 @@ from jupyter_client.provisioning import LocalProvisioner
 from traitlets import DottedObjectName, default
 
 __all__ = [
-    "PRELOAD", "PROVISIONER_NAME", "DISABLE_ENV", "ForkingKernelClient", "ForkingKernelManager", "ForkingKernelSpecManager", "ForkingProvisioner",
+    "PRELOAD", "CELLS_PRELOAD", "PROVISIONER_NAME", "DISABLE_ENV", "ForkingKernelClient", "ForkingKernelManager",
+    "ForkingKernelSpecManager", "ForkingProvisioner",
     "Zygote", "ZygoteError", "become_subreaper", "children_of", "launcher_args", "process_alive", "fork_unsupported_reason",
     "kept_children", "stop_strays",
     "shared_zygote", "stop_shared_zygote",
@@ -74,6 +75,8 @@ PRELOAD = (
     "scrapbook",
     "evalkit.warmup:warm_up",  # templates compiled, fonts loaded, one chart drawn: caches every card would fill again
 )
+#: a zygote for the cells engine also makes the IPython shell every card's process inherits (:func:`evalkit.shell.prepare`)
+CELLS_PRELOAD = (*PRELOAD, "evalkit.shell:prepare")
 
 
 def fork_unsupported_reason() -> str | None:
@@ -172,11 +175,11 @@ class Zygote:
 _zygote: Zygote | None = None
 
 
-def shared_zygote() -> Zygote:
-    """This process's zygote, started on first use (one per batch worker)."""
+def shared_zygote(preload: tuple[str, ...] = PRELOAD) -> Zygote:
+    """This process's zygote, started on first use (one per batch worker) with ``preload``."""
     global _zygote
     if _zygote is None or not _zygote.alive:
-        _zygote = Zygote()
+        _zygote = Zygote(preload)
     return _zygote
 
 

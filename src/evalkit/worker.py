@@ -26,12 +26,12 @@ def exit_with_parent(parent: int) -> None:
             os._exit(70)
 
 
-def warm_up(log_dir: str, fork_kernels: bool, parent: int) -> None:
+def warm_up(log_dir: str, fork_kernels: bool, kernels: bool, parent: int) -> None:
     """Pay the heavy imports once per worker, not once per card; kernels' chatter goes to a log file."""
     from multiprocessing.util import Finalize
 
     threading.Thread(target=exit_with_parent, args=(parent,), daemon=True, name="evalkit-parent-watch").start()
-    from .kernels import become_subreaper, shared_zygote, stop_shared_zygote
+    from .kernels import CELLS_PRELOAD, PRELOAD, become_subreaper, shared_zygote, stop_shared_zygote
 
     become_subreaper()  # processes a notebook starts in a session of their own come back to this worker
     log = os.open(str(Path(log_dir) / f"worker-{os.getpid()}.log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -39,7 +39,7 @@ def warm_up(log_dir: str, fork_kernels: bool, parent: int) -> None:
     os.dup2(log, 2)
     os.close(log)
     if fork_kernels:
-        shared_zygote()  # started first: its imports and warm-up run while this worker does its own
+        shared_zygote(PRELOAD if kernels else CELLS_PRELOAD)  # first: it imports while this worker does its own
         Finalize(None, stop_shared_zygote, exitpriority=10)  # worker exit ends the zygote and its kernels
     try:  # only to be ready sooner: what fails here fails again, and is reported, in the first card
         import nbformat

@@ -125,6 +125,10 @@ def _become_kernel(request: dict[str, Any], zygote_fds: list[int], zygote: int) 
         # ipykernel read JPY_PARENT_PID when the zygote imported it, so name the parent explicitly:
         # the kernel then exits with the zygote (parent poller) and stays quiet about Ctrl-C.
         sys.argv = ["ipykernel_launcher", f"--IPKernelApp.parent_handle={parent}", *request["args"]]
+        from IPython.core.interactiveshell import InteractiveShell
+
+        if InteractiveShell.initialized():  # a shell the zygote made for cells children: ipykernel makes its own
+            InteractiveShell.clear_instance()
         from ipykernel import kernelapp
 
         kernelapp.launch_new_instance()
