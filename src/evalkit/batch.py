@@ -389,7 +389,7 @@ def execute(
         except ClusterUnavailable as exc:
             raise ConfigError(f"--scheduler: {exc}") from None
         return _nothing_to_join
-    from .kernels import become_subreaper, children_of, stop_strays
+    from .kernels import become_subreaper, children_of
 
     log_dir = _fresh_dir(options.log_dir)  # only the last run's logs are kept
     keep = set(children_of(os.getpid()))  # the caller's own processes: never what a card left running
@@ -410,8 +410,7 @@ def execute(
     except BaseException:
         _join_workers(exiting, keep)
         raise
-    stop_strays(keep=keep | {p.pid for p in multiprocessing.active_children()})
-    return lambda: _join_workers(exiting, keep)
+    return lambda: _join_workers(exiting, keep)  # which also stops what the cards and workers left running
 
 
 def _record(cache: Cache, job: Job, fingerprint: str, result: JobResult) -> None:
@@ -604,13 +603,13 @@ def _run_locked(
     summary.failures = [(job.key, cache.cards[job.key].error or "failed") for job in decision.still_failing]
     by_key = {job.key: job for job in decision.to_run}
 
-    importing: list[threading.Thread] = []
+    # The page builders' imports (pandas, seaborn: about 1 s) run while the other cards run, started by the first
+    # result: the workers' start-up, which every first card waits for, has had the machine to itself.
+    importing = threading.Thread(target=_import_page_builders, name="evalkit-imports", daemon=True)
 
     def done(result: JobResult) -> None:
-        if not importing:  # the page builders' imports (pandas, seaborn: about 1 s) while the other cards run, once
-            # the workers' start-up, which every first card waits for, has had the machine to itself
-            importing.append(threading.Thread(target=_import_page_builders, name="evalkit-imports", daemon=True))
-            importing[0].start()
+        if importing.ident is None:  # not started yet
+            importing.start()
         _record(cache, by_key[result.key], fingerprints[result.key], result)
         for note in result.notes:
             say(f"{result.key}: {note}")
