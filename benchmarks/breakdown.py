@@ -60,7 +60,7 @@ CARD_PARTS = [
                                                        "papermill.parameterize_notebook", "papermill.prepare_notebook_metadata",
                                                        "papermill.remove_error_markers"]),
     ("kernel manager set-up (kernelspec, ports, connection file)", ["nbclient.create_kernel_manager", "km.pre_start_kernel", "km.post_start_kernel"]),
-    ("zygote fork (request -> pid)", ["kernels.Zygote.fork", "kernels.Zygote.fork_cells"]),
+    ("zygote fork (request -> pid)", ["zygote.fork", "zygote.fork_cells"]),
     ("cells in a forked child without a kernel (default: shell start, cells, answers)", ["@engine-minus-fork"]),
     ("kernel start -> ready (wait_for_ready)", ["nbclient.start_new_kernel_client"]),
     ("cells: kernel's own execution (Σ do_execute)", ["@kernel.do_execute"]),
@@ -72,7 +72,7 @@ CARD_PARTS = [
     ("scrub paths in the page", ["@scrub-html"]),
     ("executed .ipynb for publishing (nbformat.writes + scrub)", ["execute._publishable"]),
     ("atomic writes (.html + .ipynb)", ["execute.write_atomic_many"]),
-    ("stray-process check (/proc scan)", ["kernels.stop_strays", "kernels.kept_children"]),
+    ("stray-process check (/proc scan)", ["processes.stop_strays", "zygote.kept_children"]),
 ]
 
 
@@ -157,7 +157,7 @@ def analyse(events: list[Event], start: float, end: float) -> dict:
                     elif name == "@cells-minus-kernel":
                         seconds += total.get("nbclient.execute_cells", 0.0) - kernel.get("do_execute", 0.0)
                     elif name == "@engine-minus-fork":
-                        seconds += total.get("engine.execute_cells", 0.0) - total.get("kernels.Zygote.fork_cells", 0.0)
+                        seconds += total.get("engine.execute_cells", 0.0) - total.get("zygote.fork_cells", 0.0)
                     elif name == "@scrub-html":
                         seconds += scrub_html
                     else:
@@ -324,7 +324,7 @@ def tables(result: dict, floor_per_card: float | None = None, floor_steps: dict[
     rows.append(("worker start-up: spawn, interpreter, re-import of run_all.py "
                  f"(of which evalkit.cli/pandas import {mean([w['spawn_imports'] for w in workers]):.2f} s)",
                  spawn, sum(w["spawn"] for w in workers) / n))
-    rows.append(("worker warm-up: papermill, nbconvert, exporter, zygote started",
+    rows.append(("worker warm-up: papermill, nbconvert, exporter, run's zygote joined (own one started with --kernels)",
                  mean([w["warm"] for w in workers]), sum(w["warm"] for w in workers) / n))
     total_cards = sum(c.job.seconds for c in cards)
     rows.append((f"cards (run_job), {n} of them; steady {mean([c.job.seconds for c in steady]):.3f} s, "

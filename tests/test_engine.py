@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -16,8 +17,10 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from evalkit.engine import ENGINE_NAME
-from evalkit.kernels import CELLS_PRELOAD, launcher_args, process_alive, shared_zygote, stop_shared_zygote
+from evalkit.kernels import launcher_args
+from evalkit.processes import process_alive
 from evalkit.shell import Outputs
+from evalkit.zygote_client import CELLS_PRELOAD, Zygote, ZygoteClient, stop_zygote, zygote_client
 
 
 def stream(name: str, text: str) -> dict:
@@ -107,8 +110,8 @@ def test_display_data_must_be_a_dict():
 
 @pytest.fixture(scope="module")
 def zygote():
-    yield shared_zygote(CELLS_PRELOAD)  # as a batch worker starts it: the shell made in the zygote
-    stop_shared_zygote()
+    yield zygote_client(CELLS_PRELOAD)  # as a worker of its own starts it: the shell made in the zygote
+    stop_zygote()
 
 
 def notebook(tmp_path: Path, *cells) -> Path:
@@ -257,6 +260,41 @@ def test_a_dead_process_is_noticed_while_something_it_started_holds_its_socket(z
     with pytest.raises(DeadKernelError):
         papermill.execute_notebook(str(path), str(tmp_path / "out.ipynb"), progress_bar=False, engine_name=ENGINE_NAME)
     assert time.monotonic() - started < 20
+
+
+def parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def wait_until_dead(pid: int, seconds: float = 10) -> bool:
+    ends = time.monotonic() + seconds
+    while process_alive(pid) and time.monotonic() < ends:
+        time.sleep(0.05)
+    return not process_alive(pid)
+
+
+def test_the_runs_zygote_serves_every_worker_and_a_cards_process_ends_with_its_worker(tmp_path):
+    run = Zygote(CELLS_PRELOAD, listen=True)  # as run_all starts it; two workers connect
+    try:
+        first, second = ZygoteClient.connect(run.address), ZygoteClient.connect(run.address)
+        (one, one_socket), (two, two_socket) = (c.fork_cells(str(tmp_path), dict(os.environ)) for c in (first, second))
+        assert parent_of(one) == parent_of(two) == run.process.pid
+        one_socket.sendall(b'{"cells": [[0, "import time; time.sleep(60)", null, true]]}\n')
+        assert json.loads(one_socket.makefile("rb").readline())["pid"] == one  # it is running the cell
+        one_socket.close()  # as when its worker dies
+        assert wait_until_dead(one)
+        assert process_alive(two)  # the other worker's card is not touched
+        two_socket.close()
+        assert wait_until_dead(two)
+        first.close()
+        third = ZygoteClient.connect(run.address).fork_cells(str(tmp_path), dict(os.environ))  # the zygote serves on
+        third[1].close()
+        assert wait_until_dead(third[0])
+    finally:
+        run.close()
+    assert run.process.returncode == 0
+    with pytest.raises(OSError):  # gone with the run: a worker then starts a zygote of its own
+        ZygoteClient.connect(run.address)
 
 
 @pytest.mark.unit

@@ -169,15 +169,22 @@ if _FOLDER:  # everything below runs only in a traced benchmark run
             module.run_job = _profiled(module.run_job, "worker")
 
     def _kernels(module):
-        for name in ("fork_unsupported_reason", "become_subreaper", "stop_strays", "kept_children", "shared_zygote"):
-            _patch(module, name, f"kernels.{name}")
-        _patch(module.Zygote, "fork", "kernels.Zygote.fork")
-        _patch(module.Zygote, "fork_cells", "kernels.Zygote.fork_cells")
-        _patch(module.Zygote, "__init__", "kernels.Zygote.start")
+        _patch(module, "fork_unsupported_reason", "kernels.fork_unsupported_reason")
         _patch(module.ForkingProvisioner, "launch_kernel", "provisioner.launch_kernel")
         _patch(module.ForkingProvisioner, "wait", "provisioner.wait")
         _patch(module.ForkingProvisioner, "send_signal", "provisioner.send_signal")
         _patch(module.ForkingKernelSpecManager, "get_kernel_spec", "kernelspec.get_kernel_spec")
+
+    def _zygote_client(module):
+        for name in ("kept_children", "zygote_client", "join_zygote"):
+            _patch(module, name, f"zygote.{name}")
+        _patch(module, "fork_cells", "zygote.fork_cells")  # cells: the request, and a fallback to a zygote of its own
+        _patch(module.ZygoteClient, "fork", "zygote.fork")  # kernels
+        _patch(module.Zygote, "__init__", "zygote.start")
+
+    def _processes(module):
+        for name in ("become_subreaper", "stop_strays"):
+            _patch(module, name, f"processes.{name}")
 
     def _worker(module):
         _patch(module, "warm_up", "worker.warm_up")
@@ -276,6 +283,7 @@ if _FOLDER:  # everything below runs only in a traced benchmark run
     PATCHES = {
         "evalkit.batch": _batch, "evalkit.worker": _worker, "evalkit.engine": _engine,
         "evalkit.cache": _cache, "evalkit.execute": _execute, "evalkit.kernels": _kernels,
+        "evalkit.zygote_client": _zygote_client, "evalkit.processes": _processes,
         "evalkit.export": _export, "evalkit.scraps": _scraps, "evalkit.index": _index,
         "evalkit.datapackage": _index_extras, "evalkit.workbook": _index_extras, "evalkit.opendata": _index_extras,
         "papermill": _papermill, "papermill.execute": _papermill_execute, "papermill.engines": _papermill_engines,

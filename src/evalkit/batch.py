@@ -52,6 +52,7 @@ from .worker import warm_up
 
 if TYPE_CHECKING:
     from .rollup import ProgramResult
+    from .zygote_client import Zygote
 
 # Executing, exporting and index pages pull in nbconvert, jupyter_client and matplotlib: they are
 # imported where used, so that a run with nothing to do starts in a fraction of a second.
@@ -301,11 +302,11 @@ def _stop_workers(in_flight: dict[Future, Job]) -> None:
             process.kill()
 
 
-def _run_pool(jobs: list[Job], workers: int, settings: Any, log_dir: Path,
+def _run_pool(jobs: list[Job], workers: int, settings: Any, log_dir: Path, zygote: str | None,
               on_done: Callable[[JobResult], None]) -> tuple[list[Job], list[Job], list[multiprocessing.Process]]:
-    """Run ``jobs`` with at most ``workers`` in flight; when a worker dies, return (the cards then in flight, those not
-    started).  The third item: when every card is in, the pool's workers, left to exit (with their zygotes) while the
-    batch writes its pages."""
+    """Run ``jobs`` with at most ``workers`` in flight, their cards forked from the run's ``zygote`` (its address);
+    when a worker dies, return (the cards then in flight, those not started).  The third item: when every card is in,
+    the pool's workers, left to exit while the batch writes its pages."""
     from .execute import run_job
 
     queue = deque(jobs)
@@ -315,7 +316,7 @@ def _run_pool(jobs: list[Job], workers: int, settings: Any, log_dir: Path,
     before = set(multiprocessing.active_children())
     pool = ProcessPoolExecutor(
         max_workers=min(workers, len(jobs)), mp_context=multiprocessing.get_context("spawn"),
-        initializer=warm_up, initargs=(str(log_dir), settings.fork_kernels, settings.kernels, os.getpid()),
+        initializer=warm_up, initargs=(str(log_dir), settings.fork_kernels, settings.kernels, os.getpid(), zygote),
     )
     try:
         while queue or in_flight:
@@ -348,13 +349,16 @@ def _run_pool(jobs: list[Job], workers: int, settings: Any, log_dir: Path,
             exiting.extend(p for p in multiprocessing.active_children() if p not in before)
 
 
-def _join_workers(exiting: list[multiprocessing.Process], keep: set[int], seconds: float = 30) -> None:
-    """Wait for the workers left to exit, then stop what they left behind (never the caller's own children, ``keep``)."""
-    from .kernels import stop_strays
+def _join_workers(exiting: list[multiprocessing.Process], zygote: Zygote | None, keep: set[int], seconds: float = 30) -> None:
+    """Wait for the workers left to exit and the run's zygote, then stop what they left behind (never the caller's own
+    children, ``keep``)."""
+    from .processes import stop_strays
 
     ends = time.monotonic() + seconds
     for process in exiting:
         process.join(max(ends - time.monotonic(), 0.1))
+    if zygote is not None:
+        zygote.close()
     stop_strays(keep=keep | {p.pid for p in multiprocessing.active_children()})
 
 
@@ -389,28 +393,49 @@ def execute(
         except ClusterUnavailable as exc:
             raise ConfigError(f"--scheduler: {exc}") from None
         return _nothing_to_join
-    from .kernels import become_subreaper, children_of
+    from .processes import become_subreaper, children_of
 
     log_dir = _fresh_dir(options.log_dir)  # only the last run's logs are kept
     keep = set(children_of(os.getpid()))  # the caller's own processes: never what a card left running
     become_subreaper()  # what a dead worker's cards left running comes back here, to be stopped below
+    zygote = _run_zygote(settings, log_dir)
+    address = zygote.address if zygote is not None else None
     remaining = list(jobs)
     exiting: list[multiprocessing.Process] = []
     try:
         while remaining:
-            lost, remaining, left = _run_pool(remaining, options.workers, settings, log_dir, on_done)
+            lost, remaining, left = _run_pool(remaining, options.workers, settings, log_dir, address, on_done)
             exiting += left
             for job in lost:
                 if len(lost) > 1:
-                    again, _, left = _run_pool([job], 1, settings, log_dir, on_done)  # alone: was it this card?
+                    again, _, left = _run_pool([job], 1, settings, log_dir, address, on_done)  # alone: was it this card?
                     exiting += left
                     if not again:
                         continue
                 on_done(_worker_died(job))
     except BaseException:
-        _join_workers(exiting, keep)
+        _join_workers(exiting, zygote, keep)
         raise
-    return lambda: _join_workers(exiting, keep)  # which also stops what the cards and workers left running
+    if zygote is not None:
+        zygote.close(wait=False)  # it exits while the pages are written
+    return lambda: _join_workers(exiting, zygote, keep)  # which also stops what the cards and workers left running
+
+
+def _run_zygote(settings: RunSettings, log_dir: Path) -> Zygote | None:
+    """The zygote that every worker of this run forks its cards' processes from (cells without a kernel only: with
+    ``--kernels`` each worker has its own).  Started first, so that it imports while the workers start."""
+    if not settings.fork_kernels or settings.kernels:
+        return None
+    from .zygote_client import CELLS_PRELOAD, Zygote
+
+    log = os.open(log_dir / "zygote.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        return Zygote(CELLS_PRELOAD, listen=True, log=log)
+    except OSError as exc:  # each worker then starts one of its own
+        os.write(log, f"the run's zygote could not be started: {exc}\n".encode())
+        return None
+    finally:
+        os.close(log)
 
 
 def _record(cache: Cache, job: Job, fingerprint: str, result: JobResult) -> None:

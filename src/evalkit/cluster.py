@@ -34,8 +34,10 @@ from .execute import Rendered, RunSettings, machine_labels, publish, render_job,
 from .fingerprint import environment_digest
 from .iorw import printable
 from .jobs import Job, JobResult
-from .kernels import become_subreaper, fork_unsupported_reason, shared_zygote, stop_shared_zygote
+from .kernels import fork_unsupported_reason
 from .loader import MAX_FILE_BYTES, plan_path, program_files, programs_dir
+from .processes import become_subreaper
+from .zygote_client import CELLS_PRELOAD, stop_zygote, zygote_client
 
 if TYPE_CHECKING:
     from distributed import Client, Future, Worker
@@ -167,10 +169,10 @@ class EvalkitWorker(WorkerPlugin):
         environment_digest()  # of the evalkit this worker has loaded: files changed later do not pass for it
         become_subreaper()  # processes a notebook starts in a session of their own come back to this worker
         if fork_unsupported_reason() is None:
-            shared_zygote()  # its imports run while the worker waits for its first card
+            zygote_client(CELLS_PRELOAD)  # its imports run while the worker waits for its first card
 
     def teardown(self, worker: Worker) -> None:
-        stop_shared_zygote()  # and with it, its kernels
+        stop_zygote()  # and with it, its kernels
         if _scratch is not None:
             shutil.rmtree(_scratch, ignore_errors=True)
         _runs.clear()

@@ -43,18 +43,11 @@ import nbformat
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.engines import Engine, NBClientEngine, papermill_engines
 
-from .kernels import (
-    CELLS_ENGINE_NAME,
-    CELLS_PRELOAD,
-    ForkingKernelManager,
-    ForkingKernelSpecManager,
-    ZygoteError,
-    launcher_args,
-    process_alive,
-    shared_zygote,
-)
+from .kernels import CELLS_ENGINE_NAME, ForkingKernelManager, ForkingKernelSpecManager, launcher_args
+from .processes import kill_group, process_alive
+from .zygote_client import CELLS_PRELOAD, ZygoteError, fork_cells
 
-__all__ = ["ENGINE_NAME", "CellsEngine", "runs_in_this_interpreter"]
+__all__ = ["ENGINE_NAME", "CellsEngine", "runs_in_this_interpreter", "take_strays"]
 
 #: the name :class:`CellsEngine` is registered under with Papermill (``engine_name``)
 ENGINE_NAME = CELLS_ENGINE_NAME
@@ -67,6 +60,17 @@ INTERRUPT_GRACE_SECONDS = 2.0
 ALIVE_CHECK_SECONDS = 1.0
 
 _log = logging.getLogger("papermill")
+
+#: what the cards' processes stopped because their cells left it running, since :func:`take_strays` last took it
+_strays: list[str] = []
+
+
+def take_strays() -> list[str]:
+    """The command lines of the processes that the cards run here since the last call left running (each card's
+    process adopts and stops them before its last answer, so that the worker can say so on the card's line)."""
+    taken = _strays[:]
+    _strays.clear()
+    return taken
 
 
 @lru_cache(maxsize=16)
@@ -81,17 +85,12 @@ def runs_in_this_interpreter(kernel_name: str) -> bool:
     return _kernel_spec(kernel_name)[0]
 
 
-def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
-
-
 def _wait_for_exit(pid: int, seconds: float) -> None:
     ends = time.monotonic() + seconds
     pause = 0.0005
     while process_alive(pid):
         if time.monotonic() > ends:
-            _kill_group(pid)
+            kill_group(pid)
             return
         time.sleep(pause)
         pause = min(pause * 2, 0.02)
@@ -190,7 +189,7 @@ class CellsEngine(Engine):
 
         cells = [[index, cell.source, cell.get("id"), stops(cell)] for index, cell in enumerate(nb.cells) if _runnable(cell)]
         env = {**os.environ, **dict(_kernel_spec(kernel_name)[1])}
-        pid, connection = shared_zygote(CELLS_PRELOAD).fork_cells(os.getcwd(), env)  # papermill has entered the notebook's cwd
+        pid, connection = fork_cells(CELLS_PRELOAD, os.getcwd(), env)  # papermill has entered the notebook's cwd
         answers = _Answers(connection, pid)
         finished = False
         try:
@@ -218,11 +217,13 @@ class CellsEngine(Engine):
                 finally:
                     nb_man.cell_complete(cell, cell_index=index)
             with contextlib.suppress(CellTimeoutError, DeadKernelError):  # every cell has answered: nothing is lost
-                finished = "done" in answers.next(EXIT_GRACE_SECONDS, "finishing")  # it stops after a failing cell too
+                last = answers.next(EXIT_GRACE_SECONDS, "finishing")  # it stops after a failing cell too
+                finished = "done" in last
+                _strays.extend(last.get("strays", []))
         finally:
             connection.close()
             if not finished:  # stopped, failed or timed out: the child and whatever its cells started end now
-                _kill_group(pid)
+                kill_group(pid)
             _wait_for_exit(pid, EXIT_GRACE_SECONDS)  # gone before the worker looks for what the card left running
         return nb
 
@@ -233,8 +234,7 @@ class CellsEngine(Engine):
         try:
             return answers.next(limit, f"running cell {index}")
         except CellTimeoutError:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGINT)
+            kill_group(pid, signal.SIGINT)
             with contextlib.suppress(CellTimeoutError, DeadKernelError):
                 _apply(None, cell, answers.next(INTERRUPT_GRACE_SECONDS, f"stopping cell {index}"))
             raise

@@ -239,8 +239,10 @@ def render_job(job: Job, settings: RunSettings) -> Rendered:
     from nbclient.exceptions import CellTimeoutError
 
     from . import scraps
-    from .engine import ENGINE_NAME
-    from .kernels import ForkingKernelManager, kept_children, stop_strays
+    from .engine import ENGINE_NAME, take_strays
+    from .kernels import ForkingKernelManager
+    from .processes import stop_strays
+    from .zygote_client import kept_children
 
     started = time.perf_counter()
     result = JobResult(key=job.key, program_id=job.program_id, fiscal_year=job.fiscal_year, ok=False, seconds=0.0)
@@ -291,7 +293,7 @@ def render_job(job: Job, settings: RunSettings) -> Rendered:
         return Rendered(result, failed_page=page)
     finally:
         partial.unlink(missing_ok=True)
-        strays = stop_strays(kept_children())
+        strays = take_strays() + stop_strays(kept_children())
     if strays:  # started by a cell in a session of its own, it outlived the kernel
         result.notes.append(f"stopped {len(strays)} process(es) the notebook left running: {'; '.join(s[:160] for s in strays)}")
     result.ok = True

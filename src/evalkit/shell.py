@@ -344,12 +344,13 @@ def _send(stream: BinaryIO, message: dict[str, Any]) -> None:
     stream.flush()
 
 
-def serve(connection: socket.socket, language_info: dict[str, Any]) -> None:
+def serve(connection: socket.socket, language_info: dict[str, Any], finish: Callable[[], dict[str, Any]] | None = None) -> None:
     """Run the cells the worker sends on ``connection``, answering each with its outputs.
 
     The request: ``{"cells": [[index, source, cell_id, stop_on_error], ...]}``.
     Each answer: ``{"cell", "execution_count", "outputs", "updates", "ok", "timing"}``; the
-    cells stop at the first failure of a cell with ``stop_on_error``.
+    cells stop at the first failure of a cell with ``stop_on_error``.  The last answer is
+    ``{"done": true}`` with what ``finish`` adds (the processes the cells left running).
     """
     with connection.makefile("rb") as requests, connection.makefile("wb") as answers:
         request = json.loads(requests.readline())
@@ -372,4 +373,4 @@ def serve(connection: socket.socket, language_info: dict[str, Any]) -> None:
             })
             if stop_on_error and not ok:
                 break
-        _send(answers, {"done": True})
+        _send(answers, {"done": True, **(finish() if finish else {})})

@@ -1,20 +1,29 @@
-"""A kernel "zygote": imports the notebooks' heavy libraries once, then forks a fresh kernel per card.
+"""A "zygote": imports the notebooks' heavy libraries once, then forks a fresh process per card.
 
-Run as ``python -m evalkit.zygote [--channel=FD] MODULE ...`` by :mod:`evalkit.kernels`,
-one per worker process (``MODULE:FUNCTION`` also calls that function, which only
-fills caches: :mod:`evalkit.warmup`).  Each request (a JSON line on stdin) forks a
-child; the reply (a JSON line on stdout) is its pid.  The child becomes either
+Run as ``python -m evalkit.zygote (--listen=FD | --connection=FD) MODULE ...``
+by :mod:`evalkit.kernels` (``MODULE:FUNCTION`` also calls that function,
+which only fills caches: :mod:`evalkit.warmup`).  It serves requests on Unix
+``SOCK_SEQPACKET`` sockets: one a worker connected to its private zygote
+(``--connection``), or any number that batch workers open on the socket
+run_all listens on for the whole run (``--listen``; only this user's
+processes are served).  A request is one JSON packet carrying file
+descriptors: the child's stderr (the worker's log) and, for cells, the
+socket it answers on.  The reply is the child's pid.  The child becomes either
 
 - an ordinary IPython kernel on the given connection file, or
 - with ``"cells": true``, a kernel-less shell (:mod:`evalkit.shell`) that runs the
-  cells sent on a socket the worker passes along on the ``--channel`` Unix socket.
+  cells its worker sends on that socket and answers there: the zygote is not
+  on the data path.
 
 A child starts with the preloaded modules already imported and nothing else:
 no cell has run in it, so every card still gets a fresh process, minus the
 seconds of imports.
 
-The zygote exits, terminating its kernels, when its stdin closes (its worker
-ended); kernels exit when the zygote does (ipykernel's parent poller).
+The zygote exits, terminating what it forked, when its stdin closes (the
+process that started it ended or let it go).  A cells child dies with its
+worker (it watches its socket), not with the zygote: a zygote that dies loses
+no card in flight.  A kernel exits when the zygote does (ipykernel's parent
+poller).
 """
 
 from __future__ import annotations
@@ -24,11 +33,17 @@ import gc
 import importlib
 import json
 import os
+import select
+import selectors
 import signal
 import socket
+import struct
 import sys
+import threading
 import traceback
 from typing import Any
+
+from .processes import become_subreaper, die_with_parent, kill_group, stop_strays
 
 __all__ = ["main"]
 
@@ -65,20 +80,16 @@ def _matplotlib_follows_environment() -> None:
 
 
 def _die_with_zygote(zygote: int) -> None:
-    """Have Linux kill this child when the zygote dies (it died with its worker, or was killed): nobody is left to
-    hear from it.  A kernel also notices on its own within a second; a cells child would run on to its end."""
-    with contextlib.suppress(OSError, AttributeError):
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    """Have Linux kill this kernel when the zygote dies: nobody is left to hear from it (a kernel also notices by
+    itself within a second)."""
+    die_with_parent()
     if os.getppid() != zygote:  # it died before the request took effect
         os._exit(1)
 
 
-def _detach(request: dict[str, Any], zygote_fds: list[int], zygote: int) -> None:
-    """In a forked child: leave the zygote's pipes and signals, take the worker's environment and folder."""
-    _die_with_zygote(zygote)
-    for fd in zygote_fds:  # the pipes to the worker belong to the zygote alone
+def _detach(request: dict[str, Any], stderr: int, zygote_fds: list[int]) -> None:
+    """In a forked child: leave the zygote's sockets and signals, take the worker's log, environment and folder."""
+    for fd in zygote_fds:  # the sockets to the workers belong to the zygote alone
         os.close(fd)
     os.setpgid(0, 0)  # its own process group: interrupts reach the child alone
     for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGPIPE):
@@ -86,7 +97,10 @@ def _detach(request: dict[str, Any], zygote_fds: list[int], zygote: int) -> None
     signal.signal(signal.SIGINT, signal.default_int_handler)
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
-    os.dup2(2, 1)
+    os.close(devnull)
+    os.dup2(stderr, 2)
+    os.dup2(stderr, 1)
+    os.close(stderr)
     os.environ.clear()
     os.environ.update(request.get("env") or {})
     os.environ["JPY_PARENT_PID"] = str(os.getppid())
@@ -95,18 +109,35 @@ def _detach(request: dict[str, Any], zygote_fds: list[int], zygote: int) -> None
         os.chdir(request["cwd"])
 
 
-def _run_cells(connection_fd: int, zygote_fds: list[int], request: dict[str, Any], zygote: int) -> None:
+def _die_with_worker(connection_fd: int) -> None:
+    """End this card's process group when the worker's end of its socket closes: the worker died (or gave up on it),
+    and nobody is left to hear from it.  The zygote may have gone long before; that costs the card nothing."""
+    poller = select.poll()
+    poller.register(connection_fd, select.POLLRDHUP)
+    while not poller.poll():
+        pass
+    kill_group(0)
+
+
+def _strays() -> dict[str, Any]:
+    """What the cells left running (adopted here: this process is their subreaper), stopped before the last answer."""
+    return {"strays": stop_strays(keep=set())}
+
+
+def _run_cells(connection_fd: int, stderr: int, zygote_fds: list[int], request: dict[str, Any]) -> None:
     """In the forked child: run the cards' cells in :mod:`evalkit.shell`, answering on the worker's socket."""
     code = 1
     log = None
     try:
-        _detach(request, zygote_fds, zygote)
+        _detach(request, stderr, zygote_fds)
+        become_subreaper()
+        threading.Thread(target=_die_with_worker, args=(connection_fd,), daemon=True, name="evalkit-worker-watch").start()
         log = os.fdopen(os.dup(2), "w")  # the worker's log: the cells' own stderr is captured from here on
         from ipykernel.ipkernel import IPythonKernel
 
         from evalkit.shell import serve
 
-        serve(socket.socket(fileno=connection_fd), dict(IPythonKernel.language_info))
+        serve(socket.socket(fileno=connection_fd), dict(IPythonKernel.language_info), finish=_strays)
         code = 0
     except BaseException:  # noqa: BLE001 - report, then leave without returning to the zygote's loop
         traceback.print_exc(file=log or sys.__stderr__)
@@ -116,11 +147,12 @@ def _run_cells(connection_fd: int, zygote_fds: list[int], request: dict[str, Any
         os._exit(code)
 
 
-def _become_kernel(request: dict[str, Any], zygote_fds: list[int], zygote: int) -> None:
+def _become_kernel(request: dict[str, Any], stderr: int, zygote_fds: list[int], zygote: int) -> None:
     """In the forked child: detach from the zygote's streams and signals, then run ipykernel."""
     code = 1
     try:
-        _detach(request, zygote_fds, zygote)
+        _die_with_zygote(zygote)
+        _detach(request, stderr, zygote_fds)
         parent = os.environ["JPY_PARENT_PID"]
         # ipykernel read JPY_PARENT_PID when the zygote imported it, so name the parent explicitly:
         # the kernel then exits with the zygote (parent poller) and stays quiet about Ctrl-C.
@@ -141,67 +173,120 @@ def _become_kernel(request: dict[str, Any], zygote_fds: list[int], zygote: int) 
         os._exit(code)
 
 
-def main(arguments: list[str]) -> None:
-    channel = None  # the Unix socket on which the worker passes each cells child its connection
-    if arguments and arguments[0].startswith("--channel="):
-        channel = socket.socket(fileno=int(arguments[0].partition("=")[2]))
-        arguments = arguments[1:]
-    preload = arguments
-    # As ipykernel_launcher does: the launch folder is not an import location.
-    if sys.path and sys.path[0] in ("", os.getcwd()):
-        del sys.path[0]
-    for entry in preload:  # MODULE is imported; MODULE:FUNCTION is imported, then called (to fill caches)
+def _preload(entries: list[str]) -> None:
+    """MODULE is imported; MODULE:FUNCTION is imported, then called (to fill caches)."""
+    for entry in entries:
         module, _, function = entry.partition(":")
         try:
             loaded = importlib.import_module(module)
             if function:
-                with contextlib.redirect_stdout(sys.stderr):  # stdout is the worker's reply pipe
-                    getattr(loaded, function)()
-        except Exception:  # noqa: BLE001 - a kernel will show the same error in its cell
+                getattr(loaded, function)()
+        except Exception:  # noqa: BLE001 - a card will show the same error in its cell
             traceback.print_exc()
+
+
+def _same_user(connection: socket.socket) -> bool:
+    """Only this user's processes may have the zygote fork (and so run code as this user)."""
+    try:
+        _, uid, _ = struct.unpack("3i", connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+    except OSError:
+        return False
+    return uid == os.getuid()
+
+
+def _fork(request: dict[str, Any], fds: list[int], zygote_fds: list[int]) -> dict[str, Any]:
+    """Fork the requested child; the reply to send back."""
+    cells = bool(request.get("cells"))
+    if len(fds) != (2 if cells else 1):
+        for fd in fds:
+            os.close(fd)
+        return {"error": f"expected {2 if cells else 1} file descriptors with the request, got {len(fds)}"}
+    stderr, *connection = fds
+    zygote = os.getpid()
+    gc.freeze()
+    pid = os.fork()
+    if pid == 0:
+        if cells:
+            _run_cells(connection[0], stderr, zygote_fds, request)
+        _become_kernel(request, stderr, zygote_fds, zygote)
+    for fd in fds:
+        os.close(fd)  # the child's, now the child's alone: its end of file says it is gone
+    with contextlib.suppress(OSError):  # it may already have done so itself
+        os.setpgid(pid, pid)  # also from the parent, so the group exists before the reply
+    _children.add(pid)
+    return {"pid": pid}
+
+
+def _serve(selector: selectors.BaseSelector, listener: socket.socket | None, connections: list[socket.socket]) -> None:
+    """Answer requests on ``connections`` (and those ``listener`` accepts) until stdin closes."""
+    while True:
+        for key, _ in selector.select():
+            if key.fileobj == 0:
+                if not os.read(0, 4096):
+                    return  # the process that started it is done with it, or gone
+            elif key.fileobj is listener:
+                connection, _ = listener.accept()
+                if _same_user(connection):
+                    selector.register(connection, selectors.EVENT_READ)
+                    connections.append(connection)
+                else:
+                    connection.close()
+            else:
+                connection = key.fileobj
+                try:
+                    message, fds, flags, _ = socket.recv_fds(connection, 1 << 20, 2)
+                except OSError:
+                    message, fds, flags = b"", [], 0
+                if not message:  # its worker is gone (its cards' processes watch for that themselves)
+                    selector.unregister(connection)
+                    connections.remove(connection)
+                    connection.close()
+                    continue
+                for fd in fds:
+                    os.set_inheritable(fd, False)
+                if flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
+                    for fd in fds:
+                        os.close(fd)
+                    reply = {"error": "the request was too large"}
+                else:
+                    zygote_fds = [c.fileno() for c in connections] + ([listener.fileno()] if listener else [])
+                    reply = _fork(json.loads(message), fds, zygote_fds)
+                with contextlib.suppress(OSError):  # a worker that died meanwhile
+                    connection.send(json.dumps(reply).encode())
+
+
+def main(arguments: list[str]) -> None:
+    listener = connection = None
+    if arguments and arguments[0].startswith("--listen="):  # run_all's, for all its workers
+        listener = socket.socket(fileno=int(arguments[0].partition("=")[2]))
+    elif arguments and arguments[0].startswith("--connection="):  # a worker's own
+        connection = socket.socket(fileno=int(arguments[0].partition("=")[2]))
+    else:
+        sys.exit("usage: python -m evalkit.zygote (--listen=FD | --connection=FD) [MODULE[:FUNCTION] ...]")
+    os.dup2(2, 1)  # what the preload prints goes to the log
+    # As ipykernel_launcher does: the launch folder is not an import location.
+    if sys.path and sys.path[0] in ("", os.getcwd()):
+        del sys.path[0]
+    _preload(arguments[1:])
     gc.collect()
     gc.freeze()  # what the zygote holds is never collected in a child: its collections leave those pages shared
     signal.signal(signal.SIGCHLD, _reap)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker decides; Ctrl-C must not kill live kernels' parent
-    reply = os.fdopen(os.dup(1), "w", buffering=1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the batch decides; Ctrl-C must not kill live cards' parent
+    selector = selectors.PollSelector()  # no descriptor of its own for the children to inherit
+    selector.register(0, selectors.EVENT_READ)
+    for sock in (listener, connection):
+        if sock is not None:
+            selector.register(sock, selectors.EVENT_READ)
+    code = 0
     try:
-        for line in sys.stdin:
-            request = json.loads(line)
-            zygote_fds = [reply.fileno()] + ([channel.fileno()] if channel is not None else [])
-            connection = None
-            if request.get("cells"):
-                if channel is None:
-                    reply.write(json.dumps({"error": "the zygote was started without a --channel"}) + "\n")
-                    continue
-                _, fds, _, _ = socket.recv_fds(channel, 1, 1)
-                if not fds:
-                    reply.write(json.dumps({"error": "no connection came with the request"}) + "\n")
-                    continue
-                connection = fds[0]
-                os.set_inheritable(connection, False)  # only the child holds it: its end of file says it is gone
-            zygote = os.getpid()
-            gc.freeze()
-            pid = os.fork()
-            if pid == 0:
-                if connection is not None:
-                    _run_cells(connection, zygote_fds, request, zygote)
-                _become_kernel(request, zygote_fds, zygote)
-            if connection is not None:
-                os.close(connection)  # the child's end, now the child's alone
-            with contextlib.suppress(OSError):  # it may already have done so itself
-                os.setpgid(pid, pid)  # also from the parent, so the group exists before the reply
-            _children.add(pid)
-            reply.write(json.dumps({"pid": pid}) + "\n")
-    except BaseException:  # noqa: BLE001 - said in the worker's log; the exit status tells the rest
+        _serve(selector, listener, [connection] if connection is not None else [])
+    except BaseException:  # noqa: BLE001 - said in the log; the exit status tells the rest
         traceback.print_exc()
         code = 1
-    else:
-        code = 0
     finally:
         for pid in list(_children):
-            with contextlib.suppress(OSError):
-                os.killpg(pid, signal.SIGTERM)
-    gc.freeze()  # its exit then skips walking the preloaded libraries' objects, which would only delay the worker
+            kill_group(pid, signal.SIGTERM)
+    gc.freeze()  # its exit then skips walking the preloaded libraries' objects, which would only delay the batch
     sys.exit(code)
 
 

@@ -1,0 +1,102 @@
+"""Linux process bookkeeping for the batch: who is alive, who is whose child, what a card left running.
+
+Plain functions over ``/proc``, ``kill`` and ``prctl``, shared by the batch
+(run_all and its workers), the zygote and the processes it forks: none of
+them imports Jupyter, so a forked card can use them without paying for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from pathlib import Path
+
+__all__ = ["process_alive", "become_subreaper", "die_with_parent", "children_of", "stop_strays", "kill_group"]
+
+_PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def _prctl(option: int, value: int) -> bool:
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0) == 0
+    except (OSError, AttributeError):  # not Linux
+        return False
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process that may not be our child still runs (an exited one that nobody collected yet does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # exited but not yet collected by its parent
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def become_subreaper() -> bool:
+    """Adopt the orphans of this process's descendants (Linux ``PR_SET_CHILD_SUBREAPER``).
+
+    A process that a notebook starts in a new session survives the process
+    that ran its cells; adopted here instead of by init, :func:`stop_strays`
+    can end it.
+    """
+    return _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+
+
+def die_with_parent(signum: int = signal.SIGKILL) -> bool:
+    """Have Linux send ``signum`` to this process when its parent (thread) ends (``PR_SET_PDEATHSIG``)."""
+    return _prctl(_PR_SET_PDEATHSIG, signum)
+
+
+def children_of(pid: int) -> list[int]:
+    """The pids of a process's children (from /proc)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(proc.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
+
+
+def kill_group(group: int, signum: int = signal.SIGKILL) -> None:
+    """Signal a process group that may be gone already."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(group, signum)
+
+
+def stop_strays(keep: set[int]) -> list[str]:
+    """Kill this process's children other than ``keep`` (processes a finished card left running); their command lines."""
+    stopped = []
+    for pid in children_of(os.getpid()):
+        if pid in keep:
+            continue
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            command = str(pid)
+        if "multiprocessing.resource_tracker" in command or "multiprocessing.forkserver" in command:
+            continue  # Python's own helpers of this process, not something a card left behind
+        zombie = not process_alive(pid)
+        try:
+            group = os.getpgid(pid)
+            if group != os.getpgid(0):  # its own group (a card's, or a session of its own): end all of it
+                kill_group(group)
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+        if not zombie:  # one that had exited and only waited to be collected was left running by nobody
+            stopped.append(command or str(pid))
+    return stopped
