@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import re
+import socket
 import time
 from pathlib import Path
 
@@ -276,7 +277,7 @@ def wait_until_dead(pid: int, seconds: float = 10) -> bool:
 def test_the_runs_zygote_serves_every_worker_and_a_cards_process_ends_with_its_worker(tmp_path):
     run = Zygote(CELLS_PRELOAD, listen=True)  # as run_all starts it; two workers connect
     try:
-        first, second = ZygoteClient.connect(run.address), ZygoteClient.connect(run.address)
+        first, second = ZygoteClient.connect(run.address, run.owner), ZygoteClient.connect(run.address, run.owner)
         (one, one_socket), (two, two_socket) = (c.fork_cells(str(tmp_path), dict(os.environ)) for c in (first, second))
         assert parent_of(one) == parent_of(two) == run.process.pid
         one_socket.sendall(b'{"cells": [[0, "import time; time.sleep(60)", null, true]]}\n')
@@ -287,14 +288,67 @@ def test_the_runs_zygote_serves_every_worker_and_a_cards_process_ends_with_its_w
         two_socket.close()
         assert wait_until_dead(two)
         first.close()
-        third = ZygoteClient.connect(run.address).fork_cells(str(tmp_path), dict(os.environ))  # the zygote serves on
+        third = ZygoteClient.connect(run.address, run.owner).fork_cells(str(tmp_path), dict(os.environ))  # it serves on
         third[1].close()
         assert wait_until_dead(third[0])
     finally:
         run.close()
     assert run.process.returncode == 0
     with pytest.raises(OSError):  # gone with the run: a worker then starts a zygote of its own
-        ZygoteClient.connect(run.address)
+        ZygoteClient.connect(run.address, run.owner)
+
+
+def test_a_card_runs_on_when_the_zygote_dies_and_a_bad_request_costs_only_itself(tmp_path):
+    run = Zygote(CELLS_PRELOAD, listen=True)
+    try:
+        raw = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        raw.connect(run.address)
+        raw.send(b"not json")  # what a cell that finds the zygote's socket could send
+        assert json.loads(raw.recv(4096)) == {"error": "the request is not a JSON object"}
+        pid, connection = ZygoteClient.connect(run.address, run.owner).fork_cells(str(tmp_path), dict(os.environ))
+        connection.sendall(b'{"cells": [[0, "import time; time.sleep(1); 6 * 7", null, true]]}\n')
+        answers = connection.makefile("rb")
+        assert json.loads(answers.readline())["pid"] == pid
+        run.process.kill()  # the OOM killer, or a cell killing its parent
+        run.process.wait()
+        answer = json.loads(answers.readline())
+        assert answer["ok"] and answer["outputs"][0]["data"] == {"text/plain": "42"}
+        assert "done" in json.loads(answers.readline())
+        connection.close()
+        assert wait_until_dead(pid)
+    finally:
+        run.close()
+
+
+def test_a_socket_that_is_not_the_runs_zygotes_is_refused(tmp_path):
+    impostor = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    address = f"\0evalkit-test-impostor-{os.getpid()}"
+    impostor.bind(address)  # as a process could take the name once the run's zygote is gone
+    impostor.listen(1)
+    try:
+        with pytest.raises(ConnectionRefusedError, match="is not the run's zygote"):
+            ZygoteClient.connect(address, os.getppid())  # the worker expects the socket of run_all, its parent
+        ZygoteClient.connect(address, os.getpid()).close()  # it is this process's
+    finally:
+        impostor.close()
+
+
+def test_a_large_environment_reaches_the_cells(zygote, tmp_path, monkeypatch):
+    monkeypatch.setenv("EVALKIT_TEST_LARGE", "x" * 400_000)  # beyond what one socket message may carry
+    nb = run(notebook(tmp_path, new_code_cell("import os\nlen(os.environ['EVALKIT_TEST_LARGE'])")))
+    assert nb.cells[-1].outputs[0]["data"] == {"text/plain": "400000"}
+
+
+def test_what_a_timed_out_card_started_in_a_session_of_its_own_is_stopped_with_it(zygote, tmp_path):
+    path = notebook(tmp_path, new_code_cell(
+        "import subprocess, sys, time\n"
+        "daemon = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'], start_new_session=True)\n"
+        "print(daemon.pid, flush=True)\ntime.sleep(60)"))
+    with pytest.raises(CellTimeoutError):
+        papermill.execute_notebook(str(path), str(tmp_path / "out.ipynb"), progress_bar=False, engine_name=ENGINE_NAME,
+                                   execution_timeout=2)
+    daemon = int(nbformat.read(str(tmp_path / "out.ipynb"), as_version=4).cells[1].outputs[0]["text"])
+    assert wait_until_dead(daemon, seconds=3)
 
 
 @pytest.mark.unit

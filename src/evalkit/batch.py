@@ -359,7 +359,9 @@ def _join_workers(exiting: list[multiprocessing.Process], zygote: Zygote | None,
         process.join(max(ends - time.monotonic(), 0.1))
     if zygote is not None:
         zygote.close()
-    stop_strays(keep=keep | {p.pid for p in multiprocessing.active_children()})
+    from .zygote_client import kept_children
+
+    stop_strays(keep=keep | kept_children() | {p.pid for p in multiprocessing.active_children()})
 
 
 def _nothing_to_join() -> None:

@@ -54,6 +54,8 @@ ENGINE_NAME = CELLS_ENGINE_NAME
 
 #: how long a finished child may take to exit before it is killed (its exit lets the batch find what it left running)
 EXIT_GRACE_SECONDS = 5.0
+#: how long a card given up on (failed, stopped, timed out) has to end by itself, what its cells started included
+STOP_GRACE_SECONDS = 1.0
 #: how long a timed-out cell has to stop after its interrupt (its outputs so far come back) before it is killed
 INTERRUPT_GRACE_SECONDS = 2.0
 #: how often a wait for the child checks that it is still alive (what it started may hold its socket open)
@@ -222,9 +224,9 @@ class CellsEngine(Engine):
                 _strays.extend(last.get("strays", []))
         finally:
             connection.close()
-            if not finished:  # stopped, failed or timed out: the child and whatever its cells started end now
-                kill_group(pid)
-            _wait_for_exit(pid, EXIT_GRACE_SECONDS)  # gone before the worker looks for what the card left running
+            # The closed socket ends the child: it stops what its cells started, its group with it. One that cannot
+            # (stopped, failed or timed out while a cell holds the interpreter) is killed after a grace.
+            _wait_for_exit(pid, EXIT_GRACE_SECONDS if finished else STOP_GRACE_SECONDS)
         return nb
 
     @staticmethod

@@ -45,7 +45,7 @@ from jupyter_client.provisioning import LocalProvisioner
 from traitlets import DottedObjectName, default
 
 from .processes import kill_group, process_alive
-from .zygote_client import zygote_client
+from .zygote_client import own_zygote_client
 
 __all__ = [
     "PROVISIONER_NAME", "DISABLE_ENV", "ForkingKernelClient", "ForkingKernelManager",
@@ -106,7 +106,7 @@ class ForkingProvisioner(LocalProvisioner):
             return await super().launch_kernel(cmd, **kwargs)
         cwd = str(kwargs.get("cwd") or os.getcwd())  # as Popen would: this process's folder unless told
         env = {str(k): str(v) for k, v in (kwargs.get("env") or os.environ).items()}
-        pid = zygote_client().fork(args, cwd, env)
+        pid = own_zygote_client().fork(args, cwd, env)  # the worker's: a kernel ends with its zygote
         self.forked_pid = self.pid = self.pgid = pid
         self.cwd = cwd
         return self.connection_info

@@ -75,28 +75,37 @@ def kill_group(group: int, signum: int = signal.SIGKILL) -> None:
         os.killpg(group, signum)
 
 
+def _command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip() or str(pid)
+    except OSError:
+        return str(pid)
+
+
 def stop_strays(keep: set[int]) -> list[str]:
-    """Kill this process's children other than ``keep`` (processes a finished card left running); their command lines."""
-    stopped = []
+    """Kill this process's children other than ``keep`` (processes a finished card left running), each with its
+    process group when that is not ours; the command lines of those that were running.
+
+    All are looked at before any is killed: killing one's group may end another, which was running all the same.
+    """
+    found = []
     for pid in children_of(os.getpid()):
         if pid in keep:
             continue
-        try:
-            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-        except OSError:
-            command = str(pid)
+        command = _command(pid)
         if "multiprocessing.resource_tracker" in command or "multiprocessing.forkserver" in command:
             continue  # Python's own helpers of this process, not something a card left behind
-        zombie = not process_alive(pid)
+        found.append((pid, command, process_alive(pid)))  # an exited one only waits to be collected
+    own_group = os.getpgid(0)
+    for pid, _, _ in found:
         try:
             group = os.getpgid(pid)
-            if group != os.getpgid(0):  # its own group (a card's, or a session of its own): end all of it
+            if group != own_group:  # its own group (a card's, or a session of its own): end all of it
                 kill_group(group)
             os.kill(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+    for pid, _, _ in found:
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, 0)
-        if not zombie:  # one that had exited and only waited to be collected was left running by nobody
-            stopped.append(command or str(pid))
-    return stopped
+    return [command for _, command, running in found if running]

@@ -30,7 +30,8 @@ def exit_with_parent(parent: int) -> None:
 def warm_up(log_dir: str, fork_kernels: bool, kernels: bool, parent: int, zygote: str | None = None) -> None:
     """Pay the heavy imports once per worker, not once per card; the cards' chatter goes to a log file.
 
-    ``zygote``: the address of the run's zygote, from which this worker's cards are forked.
+    ``zygote``: the address of the run's zygote (whose socket ``parent`` made), from which this worker's cards are
+    forked.
     """
     from multiprocessing.util import Finalize
 
@@ -45,7 +46,7 @@ def warm_up(log_dir: str, fork_kernels: bool, kernels: bool, parent: int, zygote
     os.close(log)
     if fork_kernels:
         if zygote:
-            join_zygote(zygote)
+            join_zygote(zygote, parent)
         else:
             zygote_client(PRELOAD if kernels else CELLS_PRELOAD)  # first: it imports while this worker does its own
         Finalize(None, stop_zygote, exitpriority=10)  # worker exit ends its own zygote and its kernels

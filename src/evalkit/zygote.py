@@ -40,6 +40,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 import traceback
 from typing import Any
 
@@ -47,14 +48,17 @@ from .processes import become_subreaper, die_with_parent, kill_group, stop_stray
 
 __all__ = ["main"]
 
-_children: set[int] = set()
+_forked: set[int] = set()  # every child forked and not yet collected
+_kernels: set[int] = set()  # those that are kernels: they end with the zygote (cells children end with their worker)
 
 #: the backend ipykernel's kernel app selects when the environment names none
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+#: how often the zygote looks for processes it adopted (left running by a card whose process was killed)
+STRAY_SCAN_SECONDS = 1.0
 
 
 def _reap(signum: int, frame: object) -> None:
-    """Collect exited kernels so that their pids disappear (the worker polls them with kill 0)."""
+    """Collect exited children so that their pids disappear (the worker polls them with kill 0)."""
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
@@ -62,7 +66,8 @@ def _reap(signum: int, frame: object) -> None:
             return
         if pid == 0:
             return
-        _children.discard(pid)
+        _forked.discard(pid)
+        _kernels.discard(pid)
 
 
 def _matplotlib_follows_environment() -> None:
@@ -87,14 +92,19 @@ def _die_with_zygote(zygote: int) -> None:
         os._exit(1)
 
 
-def _detach(request: dict[str, Any], stderr: int, zygote_fds: list[int]) -> None:
-    """In a forked child: leave the zygote's sockets and signals, take the worker's log, environment and folder."""
+def _detach(stderr: int, setup_fd: int, zygote_fds: list[int]) -> dict[str, Any]:
+    """In a forked child: leave the zygote's sockets and signals, take the worker's log, environment and folder.
+
+    The setup (``env``, ``cwd``, a kernel's ``args``) comes in a memory file, of any size; it is returned."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})  # blocked by the zygote around the fork
     for fd in zygote_fds:  # the sockets to the workers belong to the zygote alone
         os.close(fd)
     os.setpgid(0, 0)  # its own process group: interrupts reach the child alone
     for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    setup = json.loads(os.pread(setup_fd, os.fstat(setup_fd).st_size, 0))
+    os.close(setup_fd)
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
     os.close(devnull)
@@ -102,21 +112,30 @@ def _detach(request: dict[str, Any], stderr: int, zygote_fds: list[int]) -> None
     os.dup2(stderr, 1)
     os.close(stderr)
     os.environ.clear()
-    os.environ.update(request.get("env") or {})
+    os.environ.update(setup.get("env") or {})
     os.environ["JPY_PARENT_PID"] = str(os.getppid())
     _matplotlib_follows_environment()
-    if request.get("cwd"):
-        os.chdir(request["cwd"])
+    if setup.get("cwd"):
+        os.chdir(setup["cwd"])
+    return setup
+
+
+def _end_card() -> None:
+    """Stop what the cells left running in sessions of their own (adopted here), then this card's process group,
+    this process included."""
+    stop_strays(keep=set())
+    kill_group(0)
 
 
 def _die_with_worker(connection_fd: int) -> None:
-    """End this card's process group when the worker's end of its socket closes: the worker died (or gave up on it),
-    and nobody is left to hear from it.  The zygote may have gone long before; that costs the card nothing."""
+    """End the card when the worker's end of its socket closes: the worker died, or gave up on the card (failed,
+    stopped, timed out), and nobody is left to hear from it.  The zygote may have gone long before; that costs the
+    card nothing."""
     poller = select.poll()
     poller.register(connection_fd, select.POLLRDHUP)
     while not poller.poll():
         pass
-    kill_group(0)
+    _end_card()
 
 
 def _strays() -> dict[str, Any]:
@@ -124,12 +143,12 @@ def _strays() -> dict[str, Any]:
     return {"strays": stop_strays(keep=set())}
 
 
-def _run_cells(connection_fd: int, stderr: int, zygote_fds: list[int], request: dict[str, Any]) -> None:
+def _run_cells(connection_fd: int, stderr: int, setup_fd: int, zygote_fds: list[int]) -> None:
     """In the forked child: run the cards' cells in :mod:`evalkit.shell`, answering on the worker's socket."""
     code = 1
     log = None
     try:
-        _detach(request, stderr, zygote_fds)
+        _detach(stderr, setup_fd, zygote_fds)
         become_subreaper()
         threading.Thread(target=_die_with_worker, args=(connection_fd,), daemon=True, name="evalkit-worker-watch").start()
         log = os.fdopen(os.dup(2), "w")  # the worker's log: the cells' own stderr is captured from here on
@@ -144,19 +163,21 @@ def _run_cells(connection_fd: int, stderr: int, zygote_fds: list[int], request: 
         if log:
             log.flush()
     finally:
+        if code == 0:
+            kill_group(0)  # what the cells left in this process group ends with the card
         os._exit(code)
 
 
-def _become_kernel(request: dict[str, Any], stderr: int, zygote_fds: list[int], zygote: int) -> None:
+def _become_kernel(stderr: int, setup_fd: int, zygote_fds: list[int], zygote: int) -> None:
     """In the forked child: detach from the zygote's streams and signals, then run ipykernel."""
     code = 1
     try:
         _die_with_zygote(zygote)
-        _detach(request, stderr, zygote_fds)
+        setup = _detach(stderr, setup_fd, zygote_fds)
         parent = os.environ["JPY_PARENT_PID"]
         # ipykernel read JPY_PARENT_PID when the zygote imported it, so name the parent explicitly:
         # the kernel then exits with the zygote (parent poller) and stays quiet about Ctrl-C.
-        sys.argv = ["ipykernel_launcher", f"--IPKernelApp.parent_handle={parent}", *request["args"]]
+        sys.argv = ["ipykernel_launcher", f"--IPKernelApp.parent_handle={parent}", *setup["args"]]
         from IPython.core.interactiveshell import InteractiveShell
 
         if InteractiveShell.initialized():  # a shell the zygote made for cells children: ipykernel makes its own
@@ -194,68 +215,100 @@ def _same_user(connection: socket.socket) -> bool:
     return uid == os.getuid()
 
 
-def _fork(request: dict[str, Any], fds: list[int], zygote_fds: list[int]) -> dict[str, Any]:
-    """Fork the requested child; the reply to send back."""
-    cells = bool(request.get("cells"))
-    if len(fds) != (2 if cells else 1):
+def _fork(request: Any, fds: list[int], zygote_fds: list[int]) -> dict[str, Any]:
+    """Fork the requested child; the reply to send back.  The descriptors are the child's (closed here)."""
+    try:
+        cells = bool(request.get("cells"))
+        if len(fds) != (3 if cells else 2):
+            return {"error": f"expected {3 if cells else 2} file descriptors with the request, got {len(fds)}"}
+        stderr, setup_fd, *connection = fds
+        zygote = os.getpid()
+        gc.freeze()
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})  # not collected before it is recorded
+        try:
+            pid = os.fork()
+            if pid == 0:
+                if cells:
+                    _run_cells(connection[0], stderr, setup_fd, zygote_fds)
+                _become_kernel(stderr, setup_fd, zygote_fds, zygote)
+            _forked.add(pid)
+            if not cells:
+                _kernels.add(pid)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+        with contextlib.suppress(OSError):  # it may already have done so itself
+            os.setpgid(pid, pid)  # also from the parent, so the group exists before the reply
+        return {"pid": pid}
+    except Exception as exc:  # noqa: BLE001 - fork() refused (process limit, memory), a malformed request: this card only
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    finally:
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)  # the child's, now the child's alone: its end of file says it is gone
+
+
+def _answer(connection: socket.socket, zygote_fds: list[int]) -> bool:
+    """Serve one request on ``connection``; whether it is still open."""
+    try:
+        message, fds, flags, _ = socket.recv_fds(connection, 1 << 16, 3)
+    except OSError:
+        return False
+    if not message:  # its worker is gone (its cards' processes watch for that themselves)
+        return False
+    if flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
         for fd in fds:
             os.close(fd)
-        return {"error": f"expected {2 if cells else 1} file descriptors with the request, got {len(fds)}"}
-    stderr, *connection = fds
-    zygote = os.getpid()
-    gc.freeze()
-    pid = os.fork()
-    if pid == 0:
-        if cells:
-            _run_cells(connection[0], stderr, zygote_fds, request)
-        _become_kernel(request, stderr, zygote_fds, zygote)
-    for fd in fds:
-        os.close(fd)  # the child's, now the child's alone: its end of file says it is gone
-    with contextlib.suppress(OSError):  # it may already have done so itself
-        os.setpgid(pid, pid)  # also from the parent, so the group exists before the reply
-    _children.add(pid)
-    return {"pid": pid}
+        reply: dict[str, Any] = {"error": "the request was too large"}
+    else:
+        try:
+            request = json.loads(message)
+        except ValueError:
+            request = None
+        if isinstance(request, dict):
+            reply = _fork(request, fds, zygote_fds)
+        else:
+            for fd in fds:
+                os.close(fd)
+            reply = {"error": "the request is not a JSON object"}
+    try:  # never wait for a client that does not read its replies: it would keep every other worker waiting
+        connection.send(json.dumps(reply).encode(), socket.MSG_DONTWAIT)
+    except OSError:
+        return False
+    return True
 
 
 def _serve(selector: selectors.BaseSelector, listener: socket.socket | None, connections: list[socket.socket]) -> None:
     """Answer requests on ``connections`` (and those ``listener`` accepts) until stdin closes."""
+    scanned = time.monotonic()
     while True:
-        for key, _ in selector.select():
+        for key, _ in selector.select(timeout=STRAY_SCAN_SECONDS):
             if key.fileobj == 0:
                 if not os.read(0, 4096):
                     return  # the process that started it is done with it, or gone
             elif key.fileobj is listener:
-                connection, _ = listener.accept()
+                try:
+                    connection, _ = listener.accept()
+                except OSError:  # out of descriptors, or the client gave up: it may try again
+                    continue
                 if _same_user(connection):
                     selector.register(connection, selectors.EVENT_READ)
                     connections.append(connection)
                 else:
                     connection.close()
             else:
-                connection = key.fileobj
-                try:
-                    message, fds, flags, _ = socket.recv_fds(connection, 1 << 20, 2)
-                except OSError:
-                    message, fds, flags = b"", [], 0
-                if not message:  # its worker is gone (its cards' processes watch for that themselves)
+                connection = key.fileobj  # type: ignore[assignment]
+                zygote_fds = [c.fileno() for c in connections] + ([listener.fileno()] if listener else [])
+                if not _answer(connection, zygote_fds):
                     selector.unregister(connection)
                     connections.remove(connection)
                     connection.close()
-                    continue
-                for fd in fds:
-                    os.set_inheritable(fd, False)
-                if flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
-                    for fd in fds:
-                        os.close(fd)
-                    reply = {"error": "the request was too large"}
-                else:
-                    zygote_fds = [c.fileno() for c in connections] + ([listener.fileno()] if listener else [])
-                    reply = _fork(json.loads(message), fds, zygote_fds)
-                with contextlib.suppress(OSError):  # a worker that died meanwhile
-                    connection.send(json.dumps(reply).encode())
+        if time.monotonic() - scanned >= STRAY_SCAN_SECONDS:  # orphans of a card whose process was killed
+            stop_strays(keep=set(_forked))
+            scanned = time.monotonic()
 
 
 def main(arguments: list[str]) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the batch decides; Ctrl-C must not kill live cards' parent
     listener = connection = None
     if arguments and arguments[0].startswith("--listen="):  # run_all's, for all its workers
         listener = socket.socket(fileno=int(arguments[0].partition("=")[2]))
@@ -271,7 +324,7 @@ def main(arguments: list[str]) -> None:
     gc.collect()
     gc.freeze()  # what the zygote holds is never collected in a child: its collections leave those pages shared
     signal.signal(signal.SIGCHLD, _reap)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the batch decides; Ctrl-C must not kill live cards' parent
+    become_subreaper()  # what a killed card's process left running comes here, and is stopped
     selector = selectors.PollSelector()  # no descriptor of its own for the children to inherit
     selector.register(0, selectors.EVENT_READ)
     for sock in (listener, connection):
@@ -284,7 +337,7 @@ def main(arguments: list[str]) -> None:
         traceback.print_exc()
         code = 1
     finally:
-        for pid in list(_children):
+        for pid in list(_kernels):
             kill_group(pid, signal.SIGTERM)
     gc.freeze()  # its exit then skips walking the preloaded libraries' objects, which would only delay the batch
     sys.exit(code)

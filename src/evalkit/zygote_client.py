@@ -14,17 +14,19 @@ import json
 import os
 import secrets
 import socket
+import struct
 import subprocess
 import sys
 import threading
+import weakref
 from typing import Any
 
 __all__ = [
     "PRELOAD", "CELLS_PRELOAD", "Zygote", "ZygoteClient", "ZygoteError",
-    "join_zygote", "zygote_client", "fork_cells", "stop_zygote", "kept_children",
+    "join_zygote", "zygote_client", "own_zygote_client", "fork_cells", "stop_zygote", "kept_children",
 ]
 
-#: what the card notebooks import, loaded once per worker (imports and caches only: a forked kernel stays fresh).
+#: what the card notebooks import, loaded once per zygote (imports and caches only: a forked kernel stays fresh).
 #: Not matplotlib_inline's backend: it hooks into IPython when first imported, which must happen in the kernel.
 PRELOAD = (
     "ipykernel.kernelapp",
@@ -41,9 +43,27 @@ PRELOAD = (
 CELLS_PRELOAD = (*PRELOAD, "evalkit.shell:prepare")
 
 
+#: how long a worker waits for the zygote's reply (the first one waits for its preload) before forking its own
+REPLY_TIMEOUT_SECONDS = 120.0
+
 
 class ZygoteError(RuntimeError):
     """The zygote could not fork a card's process (it died): a failure of the run, not of the card."""
+
+
+def _peer(connection: socket.socket) -> tuple[int, int]:
+    """The pid and uid of the process at the other end (for a listening socket: the one that made it listen)."""
+    pid, uid, _ = struct.unpack("3i", connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+    return pid, uid
+
+
+def _memory_file(data: bytes) -> int:
+    """A descriptor of an anonymous file holding ``data``: a request's setup, of any size, for the child to read."""
+    fd = os.memfd_create("evalkit-card-setup", os.MFD_CLOEXEC)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+    return fd
 
 
 class ZygoteClient:
@@ -51,27 +71,36 @@ class ZygoteClient:
 
     def __init__(self, connection: socket.socket):
         self._connection = connection
+        self._connection.settimeout(REPLY_TIMEOUT_SECONDS)
         self._lock = threading.Lock()
         self.closed = False
 
     @classmethod
-    def connect(cls, address: str) -> ZygoteClient:
-        """A connection to the zygote listening at ``address`` (run_all's, shared by its workers)."""
+    def connect(cls, address: str, owner: int) -> ZygoteClient:
+        """A connection to the zygote listening at ``address``, whose socket ``owner`` (run_all) made: once the run's
+        zygote is gone, anyone may take its name, and must not be sent a card."""
         connection = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             connection.connect(address)
+            if _peer(connection) != (owner, os.getuid()):
+                raise ConnectionRefusedError(f"{address!r} is not the run's zygote")
         except OSError:
             connection.close()
             raise
         return cls(connection)
 
-    def _request(self, request: dict[str, Any], fds: list[int]) -> int:
-        """Send one request with the descriptors the child takes over; the forked child's pid."""
+    def _request(self, request: dict[str, Any], setup: dict[str, Any], fds: list[int]) -> int:
+        """Send one request with the descriptors the child takes over (after the worker's log and ``setup``); the
+        forked child's pid."""
         with self._lock:
             if self.closed:
                 raise ZygoteError("the kernel zygote connection is closed")
             try:
-                socket.send_fds(self._connection, [json.dumps(request).encode()], fds)
+                setup_fd = _memory_file(json.dumps(setup).encode())
+                try:
+                    socket.send_fds(self._connection, [json.dumps(request).encode()], [2, setup_fd, *fds])
+                finally:
+                    os.close(setup_fd)
                 reply = self._connection.recv(1 << 16)
             except BaseException as exc:
                 # Interrupted half-way (Ctrl-C, the notebook's deadline) or broken: its reply would be read by the next
@@ -90,13 +119,13 @@ class ZygoteClient:
 
     def fork(self, args: list[str], cwd: str | None, env: dict[str, str]) -> int:
         """A new kernel process running ``ipykernel_launcher ARGS``; returns its pid."""
-        return self._request({"args": args, "cwd": cwd, "env": env}, [2])
+        return self._request({"cells": False}, {"args": args, "cwd": cwd, "env": env}, [])
 
     def fork_cells(self, cwd: str | None, env: dict[str, str]) -> tuple[int, socket.socket]:
         """A new process that runs cells sent on the returned socket (:func:`evalkit.shell.serve`); its pid too."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            pid = self._request({"cells": True, "cwd": cwd, "env": env}, [2, theirs.fileno()])
+            pid = self._request({"cells": True}, {"cwd": cwd, "env": env}, [theirs.fileno()])
         except BaseException:
             ours.close()
             raise
@@ -111,12 +140,13 @@ class ZygoteClient:
 
 class Zygote:
     """A ``python -m evalkit.zygote`` process: a worker's own (:attr:`client`), or run_all's for all its workers,
-    listening at :attr:`address` (an abstract Unix socket: nothing to clean up on disk, and only this user is
-    served)."""
+    listening at :attr:`address` (an abstract Unix socket: nothing to clean up on disk; the zygote serves only this
+    user, and a worker checks that the socket is :attr:`owner`'s)."""
 
     def __init__(self, preload: tuple[str, ...] = PRELOAD, *, listen: bool = False, log: int | None = None):
         self.client: ZygoteClient | None = None
         self.address: str | None = None
+        self.owner = os.getpid()
         if listen:
             theirs = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             self.address = f"\0evalkit-zygote-{os.getpid()}-{secrets.token_hex(8)}"
@@ -138,6 +168,7 @@ class Zygote:
             raise
         finally:
             theirs.close()
+        _started.add(self)
 
     @property
     def alive(self) -> bool:
@@ -162,50 +193,60 @@ class Zygote:
             self.process.wait()
 
 
-_own: Zygote | None = None  # a zygote this process started for itself
+_started: weakref.WeakSet[Zygote] = weakref.WeakSet()  # every zygote this process started (never a stray of its own)
+_own: Zygote | None = None  # a zygote this process started for its own cards
 _run: ZygoteClient | None = None  # the connection to the zygote of the run this worker belongs to
-_run_address: str | None = None
+_run_address: tuple[str, int] | None = None
 
 
-def join_zygote(address: str) -> None:
-    """Fork this process's cards from the zygote at ``address`` (run_all's) instead of starting one of its own."""
+def join_zygote(address: str, owner: int) -> None:
+    """Fork this process's cards from the zygote at ``address`` (run_all's, ``owner``) instead of starting one."""
     global _run, _run_address
-    _run_address = address
-    with contextlib.suppress(OSError):  # refused: the first card starts a zygote of its own
-        _run = ZygoteClient.connect(address)
+    _run_address = (address, owner)
+    with contextlib.suppress(OSError):  # refused: the first card connects again, or starts a zygote of its own
+        _run = ZygoteClient.connect(address, owner)
+
+
+def own_zygote_client(preload: tuple[str, ...] = PRELOAD) -> ZygoteClient:
+    """This process's own zygote, started on first use with ``preload`` (and again if it died)."""
+    global _own
+    client = _own.client if _own is not None and _own.alive else None
+    if client is None or client.closed:
+        if _own is not None:
+            _own.close()
+        _own = Zygote(preload)
+        client = _own.client
+    if client is None:  # a zygote that does not listen always has one
+        raise ZygoteError("the zygote has no connection")
+    return client
 
 
 def zygote_client(preload: tuple[str, ...] = PRELOAD) -> ZygoteClient:
-    """Where this process forks its cards: the run's zygote, or else one of its own started on first use with
-    ``preload`` (one per batch worker or Dask worker)."""
-    global _own, _run, _run_address
+    """Where this process forks its cards: the run's zygote, or else its own (one per batch worker or Dask worker)."""
+    global _run, _run_address
     if _run is not None and not _run.closed:
         return _run
     if _run_address is not None:  # closed after an interrupted request: the zygote may well be there still
         try:
-            _run = ZygoteClient.connect(_run_address)
+            _run = ZygoteClient.connect(*_run_address)
             return _run
         except OSError:
             _run_address = None  # gone: from now on, this process's own
-    if _own is None or not _own.alive or _own.client is None or _own.client.closed:
-        if _own is not None:
-            _own.close()
-        _own = Zygote(preload)
-    if _own.client is None:  # cannot happen: a zygote started without listen has its client
-        raise ZygoteError("the zygote has no connection")
-    return _own.client
+    return own_zygote_client(preload)
 
 
 def fork_cells(preload: tuple[str, ...], cwd: str | None, env: dict[str, str]) -> tuple[int, socket.socket]:
-    """:meth:`ZygoteClient.fork_cells` from :func:`zygote_client`; when the run's zygote has gone, from this process's
-    own instead (the card does not pay for it)."""
+    """:meth:`ZygoteClient.fork_cells` from :func:`zygote_client`; when the run's zygote has gone (or does not answer),
+    from this process's own instead: the card does not pay for it."""
+    global _run_address
     client = zygote_client(preload)
     try:
         return client.fork_cells(cwd, env)
     except ZygoteError:
-        if client is not _run:
+        if client is not _run or not client.closed:
             raise
-    return zygote_client(preload).fork_cells(cwd, env)
+    _run_address = None
+    return own_zygote_client(preload).fork_cells(cwd, env)
 
 
 def stop_zygote() -> None:
@@ -220,5 +261,5 @@ def stop_zygote() -> None:
 
 
 def kept_children() -> set[int]:
-    """The worker's own long-lived children: its zygote."""
-    return {_own.process.pid} if _own is not None and _own.alive else set()
+    """The zygotes this process started and that still run: its own children, but never strays."""
+    return {zygote.process.pid for zygote in list(_started) if zygote.alive}
