@@ -17,6 +17,7 @@ from conftest import copy_project, own_notebook, run_cli
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from evalkit import zygote_client as zygote_client_module
 from evalkit.engine import ENGINE_NAME
 from evalkit.kernels import launcher_args
 from evalkit.processes import process_alive
@@ -303,9 +304,11 @@ def test_a_card_runs_on_when_the_zygote_dies_and_a_bad_request_costs_only_itself
     try:
         raw = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         raw.connect(run.address)
+        assert json.loads(raw.recv(4096)) == {"ready": True}  # once its preload is done
         raw.send(b"not json")  # what a cell that finds the zygote's socket could send
         assert json.loads(raw.recv(4096)) == {"error": "the request is not a JSON object"}
-        pid, connection = ZygoteClient.connect(run.address, run.owner).fork_cells(str(tmp_path), dict(os.environ))
+        worker = ZygoteClient.connect(run.address, run.owner)  # kept open: a worker's going ends the cards it asked for
+        pid, connection = worker.fork_cells(str(tmp_path), dict(os.environ))
         connection.sendall(b'{"cells": [[0, "import time; time.sleep(1); 6 * 7", null, true]]}\n')
         answers = connection.makefile("rb")
         assert json.loads(answers.readline())["pid"] == pid
@@ -318,6 +321,47 @@ def test_a_card_runs_on_when_the_zygote_dies_and_a_bad_request_costs_only_itself
         assert wait_until_dead(pid)
     finally:
         run.close()
+
+
+def test_a_card_that_holds_the_interpreter_ends_when_its_worker_goes_and_when_the_run_ends(tmp_path):
+    run = Zygote(CELLS_PRELOAD, listen=True)
+    busy = b'{"cells": [[0, "sum(range(10 ** 13))", null, true]]}\n'  # C code that never lets a Python thread run
+    try:
+        cards = []
+        for _ in range(2):
+            worker = ZygoteClient.connect(run.address, run.owner)
+            pid, connection = worker.fork_cells(str(tmp_path), dict(os.environ))
+            connection.sendall(busy)
+            assert json.loads(connection.makefile("rb").readline())["pid"] == pid
+            cards.append((worker, pid, connection))
+        (worker, pid, connection), (_, other, _) = cards
+        worker.close()  # the worker is killed: every descriptor it held closes
+        connection.close()
+        assert wait_until_dead(pid, seconds=5)
+        assert process_alive(other)
+        run.close()  # the run ends (or run_all is killed): its stdin closes
+        assert wait_until_dead(other, seconds=5)
+    finally:
+        run.close()
+
+
+def test_the_wait_for_the_zygotes_reply_starts_when_its_preload_is_done(tmp_path, monkeypatch):
+    (tmp_path / "slow_preload.py").write_text("import time\n\ndef wait():\n    time.sleep(2)\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    monkeypatch.setattr(zygote_client_module, "REPLY_TIMEOUT_SECONDS", 0.5)
+    own = Zygote(("slow_preload:wait",))
+    try:
+        pid, connection = own.client.fork_cells(str(tmp_path), dict(os.environ))
+        connection.close()
+        assert wait_until_dead(pid)
+    finally:
+        own.close()
+
+
+def test_a_closed_pipe_is_a_broken_pipe_error_as_in_a_new_interpreter(zygote, tmp_path):
+    nb = run(notebook(tmp_path, new_code_cell(
+        "import os\nr, w = os.pipe()\nos.close(r)\ntry:\n    os.write(w, b'x')\nexcept BrokenPipeError:\n    print('broken pipe')")))
+    assert nb.cells[-1].outputs[0]["text"] == "broken pipe\n"
 
 
 def test_a_socket_that_is_not_the_runs_zygotes_is_refused(tmp_path):

@@ -291,6 +291,17 @@ def test_a_process_a_notebook_starts_in_its_own_session_is_stopped_with_the_card
     assert wait_until_gone(since, seconds=5) == []
 
 
+def test_with_kernels_what_a_cell_leaves_in_the_background_is_stopped_after_the_card_not_during_it(tmp_path):
+    project = copy_project(tmp_path)
+    own_notebook(project, "kakogawa-shogaisha-sports",
+                 "import os, time\nos.system('sleep 40 &')  # orphaned at once, in the kernel's process group\ntime.sleep(3)")
+    since = time.time()
+    result = run_cli(project, "--program", "kakogawa-shogaisha-sports", "--kernels", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "evalkit: 2019/kakogawa-shogaisha-sports: stopped 1 process(es) the notebook left running: sleep 40" in result.stderr
+    assert wait_until_gone(since, seconds=5) == []
+
+
 def test_the_same_timeout_retries_a_card_and_another_timeout_is_another_card(tmp_path):
     project = copy_project(tmp_path)
     marker = tmp_path / "runs.txt"

@@ -82,11 +82,13 @@ def _command(pid: int) -> str:
         return str(pid)
 
 
-def stop_strays(keep: set[int]) -> list[str]:
+def stop_strays(keep: set[int], wait: bool = True) -> list[str]:
     """Kill this process's children other than ``keep`` (processes a finished card left running), each with its
     process group when that is not ours; the command lines of those that were running.
 
     All are looked at before any is killed: killing one's group may end another, which was running all the same.
+    A group that a kept process leads is spared (only the stray in it is killed).  Without ``wait`` they are left
+    for a SIGCHLD handler to collect (one that is slow to die must not hold up the caller).
     """
     found = []
     for pid in children_of(os.getpid()):
@@ -100,12 +102,12 @@ def stop_strays(keep: set[int]) -> list[str]:
     for pid, _, _ in found:
         try:
             group = os.getpgid(pid)
-            if group != own_group:  # its own group (a card's, or a session of its own): end all of it
+            if group != own_group and group not in keep:  # its own group (a card's, or its own session): end all of it
                 kill_group(group)
             os.kill(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-    for pid, _, _ in found:
+    for pid, _, _ in found if wait else ():
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, 0)
     return [command for _, command, running in found if running]

@@ -50,6 +50,7 @@ __all__ = ["main"]
 
 _forked: set[int] = set()  # every child forked and not yet collected
 _kernels: set[int] = set()  # those that are kernels: they end with the zygote (cells children end with their worker)
+_asked: dict[socket.socket, set[int]] = {}  # the children each worker's connection asked for
 
 #: the backend ipykernel's kernel app selects when the environment names none
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
@@ -100,8 +101,9 @@ def _detach(stderr: int, setup_fd: int, zygote_fds: list[int]) -> dict[str, Any]
     for fd in zygote_fds:  # the sockets to the workers belong to the zygote alone
         os.close(fd)
     os.setpgid(0, 0)  # its own process group: interrupts reach the child alone
-    for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGPIPE):
+    for sig in (signal.SIGCHLD, signal.SIGTERM):
         signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # as in a new interpreter: a closed pipe is a BrokenPipeError
     signal.signal(signal.SIGINT, signal.default_int_handler)
     setup = json.loads(os.pread(setup_fd, os.fstat(setup_fd).st_size, 0))
     os.close(setup_fd)
@@ -247,6 +249,13 @@ def _fork(request: Any, fds: list[int], zygote_fds: list[int]) -> dict[str, Any]
                 os.close(fd)  # the child's, now the child's alone: its end of file says it is gone
 
 
+def _end_children(pids: set[int]) -> None:
+    """Kill these children's process groups (their worker is gone, or the run is over): a card whose cell holds the
+    interpreter cannot end itself.  What they started in sessions of their own comes back to a subreaper."""
+    for pid in pids & _forked:
+        kill_group(pid)
+
+
 def _answer(connection: socket.socket, zygote_fds: list[int]) -> bool:
     """Serve one request on ``connection``; whether it is still open."""
     try:
@@ -266,6 +275,8 @@ def _answer(connection: socket.socket, zygote_fds: list[int]) -> bool:
             request = None
         if isinstance(request, dict):
             reply = _fork(request, fds, zygote_fds)
+            if "pid" in reply:
+                _asked.setdefault(connection, set()).add(reply["pid"])
         else:
             for fd in fds:
                 os.close(fd)
@@ -277,9 +288,21 @@ def _answer(connection: socket.socket, zygote_fds: list[int]) -> bool:
     return True
 
 
+def _ready(connection: socket.socket) -> bool:
+    """Tell a worker that the preload is done: its wait for a reply is timed from here."""
+    try:
+        connection.send(json.dumps({"ready": True}).encode(), socket.MSG_DONTWAIT)
+    except OSError:
+        return False
+    return True
+
+
 def _serve(selector: selectors.BaseSelector, listener: socket.socket | None, connections: list[socket.socket]) -> None:
-    """Answer requests on ``connections`` (and those ``listener`` accepts) until stdin closes."""
+    """Answer requests on ``connections`` (and those ``listener`` accepts) until stdin closes.  The run's zygote (with a
+    listener) also stops, every second, what it adopted: left running by a card whose process was killed."""
     scanned = time.monotonic()
+    for connection in connections:
+        _ready(connection)
     while True:
         for key, _ in selector.select(timeout=STRAY_SCAN_SECONDS):
             if key.fileobj == 0:
@@ -290,7 +313,7 @@ def _serve(selector: selectors.BaseSelector, listener: socket.socket | None, con
                     connection, _ = listener.accept()
                 except OSError:  # out of descriptors, or the client gave up: it may try again
                     continue
-                if _same_user(connection):
+                if _same_user(connection) and _ready(connection):
                     selector.register(connection, selectors.EVENT_READ)
                     connections.append(connection)
                 else:
@@ -298,13 +321,22 @@ def _serve(selector: selectors.BaseSelector, listener: socket.socket | None, con
             else:
                 connection = key.fileobj  # type: ignore[assignment]
                 zygote_fds = [c.fileno() for c in connections] + ([listener.fileno()] if listener else [])
-                if not _answer(connection, zygote_fds):
+                if not _answer(connection, zygote_fds):  # its worker is gone: so are its cards
                     selector.unregister(connection)
                     connections.remove(connection)
                     connection.close()
-        if time.monotonic() - scanned >= STRAY_SCAN_SECONDS:  # orphans of a card whose process was killed
-            stop_strays(keep=set(_forked))
+                    _end_children(_asked.pop(connection, set()))
+        if listener is not None and time.monotonic() - scanned >= STRAY_SCAN_SECONDS:
+            stop_strays(keep=set(_forked), wait=False)
             scanned = time.monotonic()
+
+
+def _stop_what_they_left(seconds: float = 1.0) -> None:
+    """Once the cards are killed, stop what they had started in sessions of their own (adopted here as they die)."""
+    ends = time.monotonic() + seconds
+    while _forked and time.monotonic() < ends:
+        time.sleep(0.01)  # SIGCHLD collects them
+    stop_strays(keep=set(_forked), wait=False)
 
 
 def main(arguments: list[str]) -> None:
@@ -317,6 +349,7 @@ def main(arguments: list[str]) -> None:
     else:
         sys.exit("usage: python -m evalkit.zygote (--listen=FD | --connection=FD) [MODULE[:FUNCTION] ...]")
     os.dup2(2, 1)  # what the preload prints goes to the log
+    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # the debugger's notice about frozen modules: noise
     # As ipykernel_launcher does: the launch folder is not an import location.
     if sys.path and sys.path[0] in ("", os.getcwd()):
         del sys.path[0]
@@ -324,7 +357,8 @@ def main(arguments: list[str]) -> None:
     gc.collect()
     gc.freeze()  # what the zygote holds is never collected in a child: its collections leave those pages shared
     signal.signal(signal.SIGCHLD, _reap)
-    become_subreaper()  # what a killed card's process left running comes here, and is stopped
+    if listener is not None:  # a worker's own zygote leaves that to its worker, which adopts what the cards leave
+        become_subreaper()  # what a killed card's process left running comes here, and is stopped
     selector = selectors.PollSelector()  # no descriptor of its own for the children to inherit
     selector.register(0, selectors.EVENT_READ)
     for sock in (listener, connection):
@@ -336,6 +370,10 @@ def main(arguments: list[str]) -> None:
     except BaseException:  # noqa: BLE001 - said in the log; the exit status tells the rest
         traceback.print_exc()
         code = 1
+    else:  # the run is over, or run_all is gone: nobody is left to hear from a card still running
+        _end_children(set(_forked))
+        if listener is not None:
+            _stop_what_they_left()
     finally:
         for pid in list(_kernels):
             kill_group(pid, signal.SIGTERM)

@@ -43,8 +43,11 @@ PRELOAD = (
 CELLS_PRELOAD = (*PRELOAD, "evalkit.shell:prepare")
 
 
-#: how long a worker waits for the zygote's reply (the first one waits for its preload) before forking its own
-REPLY_TIMEOUT_SECONDS = 120.0
+#: how long a worker waits for the zygote to finish its preload (imports and warm-up: seconds, unless the machine is
+#: badly overloaded or an import hangs)
+READY_TIMEOUT_SECONDS = 600.0
+#: how long a worker waits for the reply to a request once the zygote is ready (a fork takes milliseconds)
+REPLY_TIMEOUT_SECONDS = 60.0
 
 
 class ZygoteError(RuntimeError):
@@ -71,8 +74,8 @@ class ZygoteClient:
 
     def __init__(self, connection: socket.socket):
         self._connection = connection
-        self._connection.settimeout(REPLY_TIMEOUT_SECONDS)
         self._lock = threading.Lock()
+        self._ready = False  # the zygote says so once, when its preload is done
         self.closed = False
 
     @classmethod
@@ -96,6 +99,12 @@ class ZygoteClient:
             if self.closed:
                 raise ZygoteError("the kernel zygote connection is closed")
             try:
+                if not self._ready:
+                    self._connection.settimeout(READY_TIMEOUT_SECONDS)
+                    if json.loads(self._connection.recv(1 << 16) or b"{}").get("ready") is not True:
+                        raise ConnectionError("the zygote did not get ready")
+                    self._ready = True
+                    self._connection.settimeout(REPLY_TIMEOUT_SECONDS)
                 setup_fd = _memory_file(json.dumps(setup).encode())
                 try:
                     socket.send_fds(self._connection, [json.dumps(request).encode()], [2, setup_fd, *fds])
