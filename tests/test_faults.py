@@ -259,9 +259,13 @@ def test_sigterm_stops_like_ctrl_c_and_a_second_run_is_refused_meanwhile(tmp_pat
     assert (project / ".evalkit/outputs/cache.json").is_file()  # saved on the way out
 
 
+STRAY = ("import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)  # evalkit-stray-probe'], "
+         "start_new_session=True)\n")
+
+
 def test_sigkill_of_run_all_leaves_nothing_running_or_writing_and_a_rerun_converges(tmp_path):
     project = copy_project(tmp_path)
-    own_notebook(project, "kakogawa-shogaisha-sports", SLOW)
+    own_notebook(project, "kakogawa-shogaisha-sports", STRAY + SLOW)  # what it started in a session of its own goes too
     since = time.time()
     run = start(project, "--workers", "2")
     time.sleep(8)
@@ -281,8 +285,7 @@ def test_sigkill_of_run_all_leaves_nothing_running_or_writing_and_a_rerun_conver
 
 def test_a_process_a_notebook_starts_in_its_own_session_is_stopped_with_the_card(tmp_path):
     project = copy_project(tmp_path)
-    probe = "import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)  # evalkit-stray-probe'], start_new_session=True)"
-    own_notebook(project, "kakogawa-shogaisha-sports", probe)
+    own_notebook(project, "kakogawa-shogaisha-sports", STRAY)
     since = time.time()
     result = run_cli(project, "--program", "kakogawa-shogaisha-sports", "--quiet")
     assert result.returncode == 0, result.stderr
