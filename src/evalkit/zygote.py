@@ -20,10 +20,11 @@ no cell has run in it, so every card still gets a fresh process, minus the
 seconds of imports.
 
 The zygote exits, terminating what it forked, when its stdin closes (the
-process that started it ended or let it go).  A cells child dies with its
-worker (it watches its socket), not with the zygote: a zygote that dies loses
-no card in flight.  A kernel exits when the zygote does (ipykernel's parent
-poller).
+process that started it ended or let it go).  A cells child ends with its
+worker: it watches its socket, and the zygote also ends the children a
+worker's connection asked for when that connection closes.  A zygote that
+dies (killed, rather than told to stop) loses no card in flight.  A kernel
+exits when the zygote does (ipykernel's parent poller).
 """
 
 from __future__ import annotations
@@ -49,8 +50,8 @@ from .processes import become_subreaper, die_with_parent, kill_group, stop_stray
 __all__ = ["main"]
 
 _forked: set[int] = set()  # every child forked and not yet collected
-_kernels: set[int] = set()  # those that are kernels: they end with the zygote (cells children end with their worker)
-_asked: dict[socket.socket, set[int]] = {}  # the children each worker's connection asked for
+_kernels: set[int] = set()  # those that are kernels: they end with the zygote (cells children also with their worker)
+_owner: dict[int, socket.socket] = {}  # which worker's connection asked for each child not yet collected
 
 #: the backend ipykernel's kernel app selects when the environment names none
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
@@ -68,6 +69,7 @@ def _reap(signum: int, frame: object) -> None:
         if pid == 0:
             return
         _forked.discard(pid)
+        _owner.pop(pid, None)  # a pid used again later is someone else's
         _kernels.discard(pid)
 
 
@@ -217,7 +219,7 @@ def _same_user(connection: socket.socket) -> bool:
     return uid == os.getuid()
 
 
-def _fork(request: Any, fds: list[int], zygote_fds: list[int]) -> dict[str, Any]:
+def _fork(request: Any, fds: list[int], zygote_fds: list[int], owner: socket.socket) -> dict[str, Any]:
     """Fork the requested child; the reply to send back.  The descriptors are the child's (closed here)."""
     try:
         cells = bool(request.get("cells"))
@@ -234,6 +236,7 @@ def _fork(request: Any, fds: list[int], zygote_fds: list[int]) -> dict[str, Any]
                     _run_cells(connection[0], stderr, setup_fd, zygote_fds)
                 _become_kernel(stderr, setup_fd, zygote_fds, zygote)
             _forked.add(pid)
+            _owner[pid] = owner
             if not cells:
                 _kernels.add(pid)
         finally:
@@ -252,7 +255,7 @@ def _fork(request: Any, fds: list[int], zygote_fds: list[int]) -> dict[str, Any]
 def _end_children(pids: set[int]) -> None:
     """Kill these children's process groups (their worker is gone, or the run is over): a card whose cell holds the
     interpreter cannot end itself.  What they started in sessions of their own comes back to a subreaper."""
-    for pid in pids & _forked:
+    for pid in pids & _forked:  # not yet collected, so the pid is still theirs
         kill_group(pid)
 
 
@@ -274,9 +277,7 @@ def _answer(connection: socket.socket, zygote_fds: list[int]) -> bool:
         except ValueError:
             request = None
         if isinstance(request, dict):
-            reply = _fork(request, fds, zygote_fds)
-            if "pid" in reply:
-                _asked.setdefault(connection, set()).add(reply["pid"])
+            reply = _fork(request, fds, zygote_fds, connection)
         else:
             for fd in fds:
                 os.close(fd)
@@ -325,7 +326,7 @@ def _serve(selector: selectors.BaseSelector, listener: socket.socket | None, con
                     selector.unregister(connection)
                     connections.remove(connection)
                     connection.close()
-                    _end_children(_asked.pop(connection, set()))
+                    _end_children({pid for pid, owner in _owner.items() if owner is connection})
         if listener is not None and time.monotonic() - scanned >= STRAY_SCAN_SECONDS:
             stop_strays(keep=set(_forked), wait=False)
             scanned = time.monotonic()
@@ -371,7 +372,7 @@ def main(arguments: list[str]) -> None:
         traceback.print_exc()
         code = 1
     else:  # the run is over, or run_all is gone: nobody is left to hear from a card still running
-        _end_children(set(_forked))
+        _end_children(_forked - _kernels)  # kernels are asked to stop below
         if listener is not None:
             _stop_what_they_left()
     finally:

@@ -70,7 +70,11 @@ def _memory_file(data: bytes) -> int:
 
 
 class ZygoteClient:
-    """One connection to a zygote (:mod:`evalkit.zygote`): each request forks a child and returns its pid."""
+    """One connection to a zygote (:mod:`evalkit.zygote`): each request forks a child and returns its pid.
+
+    A worker's connection, which serves one card at a time: when it closes (the worker ends or dies, or a request
+    was interrupted), the zygote ends the children it asked for.
+    """
 
     def __init__(self, connection: socket.socket):
         self._connection = connection
@@ -184,8 +188,7 @@ class Zygote:
         return self.process.poll() is None
 
     def close(self, wait: bool = True) -> None:
-        """Closing its stdin ends the zygote, which terminates the kernels it forked (cells children end with their
-        worker)."""
+        """Closing its stdin ends the zygote, which ends what it forked (by then the cards are done)."""
         if self.client is not None:
             self.client.close()
         if self.process.stdin:
