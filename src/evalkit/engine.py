@@ -1,4 +1,4 @@
-"""A Papermill engine that runs a card's cells in a process forked from the worker's zygote, without a kernel.
+"""A Papermill engine that runs a card's cells in a process forked from a zygote, without a kernel.
 
 A Jupyter kernel costs each card its start-up and readiness handshake, a
 round trip per cell and a polled shutdown: most of what a batch spends

@@ -1,6 +1,6 @@
 """A card's cells run in an IPython shell without a kernel, their outputs recorded as a kernel's client records them.
 
-This runs in a child forked from the worker's zygote (:mod:`evalkit.zygote`),
+This runs in a child forked from a zygote (:mod:`evalkit.zygote`),
 one child per card, so every card still starts in a process in which no cell
 has run.  What a Jupyter kernel would send over its IOPub channel is kept as
 nbformat outputs instead, following what ipykernel sends and what nbclient
