@@ -353,14 +353,13 @@ def _join_workers(exiting: list[multiprocessing.Process], zygote: Zygote | None,
     """Wait for the workers left to exit and the run's zygote, then stop what they left behind (never the caller's own
     children, ``keep``)."""
     from .processes import stop_strays
+    from .zygote_client import kept_children
 
     ends = time.monotonic() + seconds
     for process in exiting:
         process.join(max(ends - time.monotonic(), 0.1))
     if zygote is not None:
         zygote.close()
-    from .zygote_client import kept_children
-
     stop_strays(keep=keep | kept_children() | {p.pid for p in multiprocessing.active_children()})
 
 

@@ -10,9 +10,12 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
+import struct
 from pathlib import Path
 
-__all__ = ["process_alive", "become_subreaper", "die_with_parent", "children_of", "stop_strays", "kill_group"]
+__all__ = ["process_alive", "become_subreaper", "die_with_parent", "children_of", "stop_strays", "kill_group",
+           "peer_credentials"]
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
@@ -54,6 +57,14 @@ def become_subreaper() -> bool:
 def die_with_parent(signum: int = signal.SIGKILL) -> bool:
     """Have Linux send ``signum`` to this process when its parent (thread) ends (``PR_SET_PDEATHSIG``)."""
     return _prctl(_PR_SET_PDEATHSIG, signum)
+
+
+def peer_credentials(connection: socket.socket) -> tuple[int, int, int]:
+    """The pid, uid and gid of the process at the other end of a Unix socket (``SO_PEERCRED``; for a listening
+    socket, the process that made it listen)."""
+    size = struct.calcsize("3i")
+    pid, uid, gid = struct.unpack("3i", connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, size))
+    return pid, uid, gid
 
 
 def children_of(pid: int) -> list[int]:

@@ -38,20 +38,18 @@ import select
 import selectors
 import signal
 import socket
-import struct
 import sys
 import threading
 import time
 import traceback
 from typing import Any
 
-from .processes import become_subreaper, die_with_parent, kill_group, stop_strays
+from .processes import become_subreaper, die_with_parent, kill_group, peer_credentials, stop_strays
 
 __all__ = ["main"]
 
-_forked: set[int] = set()  # every child forked and not yet collected
+_owner: dict[int, socket.socket] = {}  # every child forked and not yet collected: the worker's connection that asked
 _kernels: set[int] = set()  # those that are kernels: they end with the zygote (cells children also with their worker)
-_owner: dict[int, socket.socket] = {}  # which worker's connection asked for each child not yet collected
 
 #: the backend ipykernel's kernel app selects when the environment names none
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
@@ -68,7 +66,6 @@ def _reap(signum: int, frame: object) -> None:
             return
         if pid == 0:
             return
-        _forked.discard(pid)
         _owner.pop(pid, None)  # a pid used again later is someone else's
         _kernels.discard(pid)
 
@@ -213,14 +210,13 @@ def _preload(entries: list[str]) -> None:
 def _same_user(connection: socket.socket) -> bool:
     """Only this user's processes may have the zygote fork (and so run code as this user)."""
     try:
-        _, uid, _ = struct.unpack("3i", connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+        return peer_credentials(connection)[1] == os.getuid()
     except OSError:
         return False
-    return uid == os.getuid()
 
 
 def _fork(request: Any, fds: list[int], zygote_fds: list[int], owner: socket.socket) -> dict[str, Any]:
-    """Fork the requested child; the reply to send back.  The descriptors are the child's (closed here)."""
+    """Fork the requested child; the reply to send back."""
     try:
         cells = bool(request.get("cells"))
         if len(fds) != (3 if cells else 2):
@@ -235,7 +231,6 @@ def _fork(request: Any, fds: list[int], zygote_fds: list[int], owner: socket.soc
                 if cells:
                     _run_cells(connection[0], stderr, setup_fd, zygote_fds)
                 _become_kernel(stderr, setup_fd, zygote_fds, zygote)
-            _forked.add(pid)
             _owner[pid] = owner
             if not cells:
                 _kernels.add(pid)
@@ -246,17 +241,26 @@ def _fork(request: Any, fds: list[int], zygote_fds: list[int], owner: socket.soc
         return {"pid": pid}
     except Exception as exc:  # noqa: BLE001 - fork() refused (process limit, memory), a malformed request: this card only
         return {"error": f"{type(exc).__name__}: {exc}"}
-    finally:
-        for fd in fds:
-            with contextlib.suppress(OSError):
-                os.close(fd)  # the child's, now the child's alone: its end of file says it is gone
 
 
 def _end_children(pids: set[int]) -> None:
     """Kill these children's process groups (their worker is gone, or the run is over): a card whose cell holds the
     interpreter cannot end itself.  What they started in sessions of their own comes back to a subreaper."""
-    for pid in pids & _forked:  # not yet collected, so the pid is still theirs
+    for pid in pids & _owner.keys():  # not yet collected, so the pid is still theirs
         kill_group(pid)
+
+
+def _reply(message: bytes, flags: int, fds: list[int], zygote_fds: list[int], connection: socket.socket) -> dict[str, Any]:
+    """What to answer a request: the forked child's pid, or why there is none."""
+    if flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
+        return {"error": "the request was too large"}
+    try:
+        request = json.loads(message)
+    except ValueError:
+        request = None
+    if not isinstance(request, dict):
+        return {"error": "the request is not a JSON object"}
+    return _fork(request, fds, zygote_fds, connection)
 
 
 def _answer(connection: socket.socket, zygote_fds: list[int]) -> bool:
@@ -265,25 +269,22 @@ def _answer(connection: socket.socket, zygote_fds: list[int]) -> bool:
         message, fds, flags, _ = socket.recv_fds(connection, 1 << 16, 3)
     except OSError:
         return False
-    if not message:  # its worker is gone (its cards' processes watch for that themselves)
-        return False
-    if flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
+    try:
+        if not message:  # its worker is gone (its cards' processes watch for that themselves)
+            return False
+        reply = _reply(message, flags, fds, zygote_fds, connection)
+    finally:
         for fd in fds:
-            os.close(fd)
-        reply: dict[str, Any] = {"error": "the request was too large"}
-    else:
-        try:
-            request = json.loads(message)
-        except ValueError:
-            request = None
-        if isinstance(request, dict):
-            reply = _fork(request, fds, zygote_fds, connection)
-        else:
-            for fd in fds:
-                os.close(fd)
-            reply = {"error": "the request is not a JSON object"}
-    try:  # never wait for a client that does not read its replies: it would keep every other worker waiting
-        connection.send(json.dumps(reply).encode(), socket.MSG_DONTWAIT)
+            with contextlib.suppress(OSError):
+                os.close(fd)  # the child's, now the child's alone: its end of file says it is gone
+    return _send(connection, reply)
+
+
+def _send(connection: socket.socket, message: dict[str, Any]) -> bool:
+    """Send a message; whether the worker is still there.  Never waits: a client that does not read its replies would
+    keep every other worker waiting."""
+    try:
+        connection.send(json.dumps(message).encode(), socket.MSG_DONTWAIT)
     except OSError:
         return False
     return True
@@ -291,11 +292,7 @@ def _answer(connection: socket.socket, zygote_fds: list[int]) -> bool:
 
 def _ready(connection: socket.socket) -> bool:
     """Tell a worker that the preload is done: its wait for a reply is timed from here."""
-    try:
-        connection.send(json.dumps({"ready": True}).encode(), socket.MSG_DONTWAIT)
-    except OSError:
-        return False
-    return True
+    return _send(connection, {"ready": True})
 
 
 def _serve(selector: selectors.BaseSelector, listener: socket.socket | None, connections: list[socket.socket]) -> None:
@@ -326,18 +323,18 @@ def _serve(selector: selectors.BaseSelector, listener: socket.socket | None, con
                     selector.unregister(connection)
                     connections.remove(connection)
                     connection.close()
-                    _end_children({pid for pid, owner in _owner.items() if owner is connection})
+                    _end_children({pid for pid, owner in list(_owner.items()) if owner is connection})  # list(): _reap
         if listener is not None and time.monotonic() - scanned >= STRAY_SCAN_SECONDS:
-            stop_strays(keep=set(_forked), wait=False)
+            stop_strays(keep=set(_owner), wait=False)
             scanned = time.monotonic()
 
 
 def _stop_what_they_left(seconds: float = 1.0) -> None:
     """Once the cards are killed, stop what they had started in sessions of their own (adopted here as they die)."""
     ends = time.monotonic() + seconds
-    while _forked and time.monotonic() < ends:
+    while _owner and time.monotonic() < ends:
         time.sleep(0.01)  # SIGCHLD collects them
-    stop_strays(keep=set(_forked), wait=False)
+    stop_strays(keep=set(_owner), wait=False)
 
 
 def main(arguments: list[str]) -> None:
@@ -372,7 +369,7 @@ def main(arguments: list[str]) -> None:
         traceback.print_exc()
         code = 1
     else:  # the run is over, or run_all is gone: nobody is left to hear from a card still running
-        _end_children(_forked - _kernels)  # kernels are asked to stop below
+        _end_children(_owner.keys() - _kernels)  # kernels are asked to stop below
         if listener is not None:
             _stop_what_they_left()
     finally:

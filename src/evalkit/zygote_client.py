@@ -14,12 +14,13 @@ import json
 import os
 import secrets
 import socket
-import struct
 import subprocess
 import sys
 import threading
 import weakref
 from typing import Any
+
+from .processes import peer_credentials
 
 __all__ = [
     "PRELOAD", "CELLS_PRELOAD", "Zygote", "ZygoteClient", "ZygoteError",
@@ -42,7 +43,6 @@ PRELOAD = (
 #: a zygote for the cells engine also makes the IPython shell every card's process inherits (:func:`evalkit.shell.prepare`)
 CELLS_PRELOAD = (*PRELOAD, "evalkit.shell:prepare")
 
-
 #: how long a worker waits for the zygote to finish its preload (imports and warm-up: seconds, unless the machine is
 #: badly overloaded or an import hangs)
 READY_TIMEOUT_SECONDS = 600.0
@@ -52,12 +52,6 @@ REPLY_TIMEOUT_SECONDS = 60.0
 
 class ZygoteError(RuntimeError):
     """The zygote could not fork a card's process (it died): a failure of the run, not of the card."""
-
-
-def _peer(connection: socket.socket) -> tuple[int, int]:
-    """The pid and uid of the process at the other end (for a listening socket: the one that made it listen)."""
-    pid, uid, _ = struct.unpack("3i", connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
-    return pid, uid
 
 
 def _memory_file(data: bytes) -> int:
@@ -89,7 +83,7 @@ class ZygoteClient:
         connection = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             connection.connect(address)
-            if _peer(connection) != (owner, os.getuid()):
+            if peer_credentials(connection)[:2] != (owner, os.getuid()):
                 raise ConnectionRefusedError(f"{address!r} is not the run's zygote")
         except OSError:
             connection.close()
